@@ -1,0 +1,41 @@
+/** Environment -> one typed, validated config object. A bad value stops the process with a clear message. */
+import { z } from 'zod';
+
+const urlList = z
+  .string()
+  .optional()
+  .transform((value) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+
+const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL');
+
+const ConfigSchema = z.object({
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_REPLICA_URLS: urlList.pipe(z.array(postgresUrl)),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Pool defaults from the seed design: 10 kept, 20 overflow, 30 s acquire timeout, recycled after an hour.
+  DB_POOL_SIZE: z.coerce.number().int().min(1).default(10),
+  DB_POOL_OVERFLOW: z.coerce.number().int().min(0).default(20),
+  DB_POOL_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  DB_POOL_RECYCLE_MS: z.coerce.number().int().min(1000).default(3_600_000),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+  // How long a replica that failed is left alone before reads try it again.
+  REPLICA_RETRY_MS: z.coerce.number().int().min(0).default(5_000),
+  REPLICA_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(2_000),
+  EMBEDDED_DATA_DIR: z.string().default('.tradeql'),
+  EMBEDDED_PORT: z.coerce.number().int().min(1).max(65535).default(5488),
+});
+
+export type Config = Omit<z.infer<typeof ConfigSchema>, 'DATABASE_URL'> & { DATABASE_URL?: string };
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
