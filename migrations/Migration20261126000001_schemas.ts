@@ -84,7 +84,7 @@ export class Migration20261126000001_schemas extends Migration {
         stop_price numeric(20,8) check (stop_price > 0),
         filled_quantity numeric(20,8) not null default 0 check (filled_quantity >= 0 and filled_quantity <= quantity),
         -- exact sum of fill quantity x price: the average fill price is derived from it, whatever the fill order
-        filled_notional numeric(38,16) not null default 0,
+        filled_notional numeric(40,16) not null default 0,
         average_fill_price numeric(20,8),
         status varchar(16) not null default 'NEW'
           check (status in ('NEW', 'PARTIALLY_FILLED', 'FILLED', 'CANCELED', 'REJECTED', 'EXPIRED')),
@@ -127,9 +127,10 @@ export class Migration20261126000001_schemas extends Migration {
       create table execution.positions (
         account_id varchar(64) not null references execution.accounts (account_id),
         symbol varchar(20) not null,
-        quantity numeric(20,8) not null default 0,
+        -- wider than an order's quantity: a position accumulates many orders
+        quantity numeric(28,8) not null default 0,
         average_price numeric(20,8) not null default 0,
-        realized_pnl numeric(24,8) not null default 0,
+        realized_pnl numeric(32,8) not null default 0,
         version integer not null default 1,
         last_updated timestamptz not null default now(),
         primary key (account_id, symbol)
@@ -141,8 +142,8 @@ export class Migration20261126000001_schemas extends Migration {
       create table analytics.portfolio_summary (
         account_id varchar(64) not null,
         symbol varchar(20) not null,
-        total_value numeric(24,8) not null default 0,
-        realized_pnl numeric(24,8) not null default 0,
+        total_value numeric(32,8) not null default 0,
+        realized_pnl numeric(32,8) not null default 0,
         last_updated timestamptz not null default now(),
         primary key (account_id, symbol)
       )`);

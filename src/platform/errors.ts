@@ -6,7 +6,7 @@ export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'RATE_LIMITED'
-  | 'SERVICE_UNAVAILABLE';
+  | 'INTERNAL_SERVER_ERROR';
 
 export class AppError extends Error {
   constructor(
@@ -45,5 +45,12 @@ export class NotFoundError extends AppError {
 export class ConflictError extends AppError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('CONFLICT', message, details);
+  }
+}
+
+/** The database cannot be reached; safe to retry. The message says so without naming hosts or SQL. */
+export class DatabaseUnavailableError extends AppError {
+  constructor() {
+    super('INTERNAL_SERVER_ERROR', 'the database is unavailable; try again', { retryable: true });
   }
 }

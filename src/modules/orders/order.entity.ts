@@ -17,7 +17,7 @@ export const OrderEntity = defineEntity({
     limitPrice: p.decimal().precision(20).scale(8).nullable(),
     stopPrice: p.decimal().precision(20).scale(8).nullable(),
     filledQuantity: p.decimal().precision(20).scale(8).default('0'),
-    filledNotional: p.decimal().precision(38).scale(16).default('0'),
+    filledNotional: p.decimal().precision(40).scale(16).default('0'),
     averageFillPrice: p.decimal().precision(20).scale(8).nullable(),
     status: p.string().length(16).default('NEW'),
     strategy: p.string().length(64).nullable(),

@@ -1,0 +1,99 @@
+/**
+ * Market-data SQL. Hot reads return plain rows (no entity hydration: about 3x cheaper on large lists). Higher
+ * timeframes aggregate 1-minute bars with date_bin over the (symbol, timestamp) primary key.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { ReadSession } from '../../platform/read-session';
+import type { ValidBar } from './bar-rules';
+import { TIMEFRAMES, type Timeframe } from './timeframes';
+
+export interface BarRow {
+  symbol: string;
+  timestamp: string;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  volume: string;
+}
+
+const TABLE = 'data_ingestion.market_data';
+
+export class MarketDataRepository {
+  /** 1-minute bars in [fromMs, toMs), oldest first. */
+  async minuteBars(reads: ReadSession, symbol: string, fromMs: number, toMs: number, limit: number): Promise<BarRow[]> {
+    return reads.all<BarRow>(
+      `select symbol, "timestamp", open, high, low, close, volume from ${TABLE}
+       where symbol = ? and "timestamp" >= ? and "timestamp" < ? order by "timestamp" limit ?`,
+      [symbol, new Date(fromMs), new Date(toMs), limit],
+    );
+  }
+
+  /** Aggregated bars whose bucket starts in [fromMs, toMs): first open, max high, min low, last close, sum volume. */
+  async aggregatedBars(reads: ReadSession, symbol: string, timeframe: Timeframe, fromMs: number, toMs: number, limit: number): Promise<BarRow[]> {
+    return reads.all<BarRow>(
+      `select symbol, date_bin(?::interval, "timestamp", timestamptz 'epoch') as "timestamp",
+              (array_agg(open order by "timestamp"))[1] as open, max(high) as high, min(low) as low,
+              (array_agg(close order by "timestamp" desc))[1] as close, sum(volume) as volume
+       from ${TABLE}
+       where symbol = ? and "timestamp" >= ? and "timestamp" < ?
+       group by symbol, 2 order by 2 limit ?`,
+      [TIMEFRAMES[timeframe].interval, symbol, new Date(fromMs), new Date(toMs), limit],
+    );
+  }
+
+  /** Time of the first bar at or after `fromMs` (and before `toMs`), to skip gaps without scanning them. */
+  async nextBarTime(reads: ReadSession, symbol: string, fromMs: number, toMs: number): Promise<number | null> {
+    const row = await reads.one<{ ms: string }>(
+      `select (extract(epoch from "timestamp") * 1000)::bigint as ms from ${TABLE}
+       where symbol = ? and "timestamp" >= ? and "timestamp" < ? order by "timestamp" limit 1`,
+      [symbol, new Date(fromMs), new Date(toMs)],
+    );
+    return row ? Number(row.ms) : null;
+  }
+
+  /** Time of the first bar of a symbol, where a list with no `from` starts. */
+  async firstBarTime(reads: ReadSession, symbol: string): Promise<number | null> {
+    return this.nextBarTime(reads, symbol, -8.64e15, 8.64e15);
+  }
+
+  async latestBar(reads: ReadSession, symbol: string): Promise<BarRow | null> {
+    return reads.one<BarRow>(
+      `select symbol, "timestamp", open, high, low, close, volume from ${TABLE}
+       where symbol = ? order by "timestamp" desc limit 1`,
+      [symbol],
+    );
+  }
+
+  /** Latest close of each symbol (one index probe per symbol and partition, batched in one statement). */
+  async latestCloses(reads: ReadSession, symbols: readonly string[]): Promise<Map<string, string>> {
+    const rows = await reads.all<{ symbol: string; close: string }>(
+      `select s.symbol, b.close from unnest(?::text[]) as s(symbol)
+       cross join lateral (select close from ${TABLE} m where m.symbol = s.symbol order by "timestamp" desc limit 1) b`,
+      [toPgArray(symbols)],
+    );
+    return new Map(rows.map((r) => [r.symbol, r.close]));
+  }
+
+  /** Upserts bars in one statement; decimals travel as JSON strings, so nothing is rounded on the way. */
+  async upsertBars(em: EntityManager, bars: ValidBar[]): Promise<{ inserted: number; updated: number }> {
+    const rows = await em.execute<{ inserted: boolean }[]>(
+      `insert into ${TABLE} as m (symbol, "timestamp", open, high, low, close, volume)
+       select symbol, "timestamp", open, high, low, close, volume
+       from jsonb_to_recordset(?::jsonb) as b(symbol text, "timestamp" timestamptz, open numeric, high numeric,
+                                              low numeric, close numeric, volume bigint)
+       on conflict (symbol, "timestamp") do update
+         set open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume
+       returning (xmax = 0) as inserted`,
+      [JSON.stringify(bars)],
+      'all',
+    );
+    const inserted = rows.filter((r) => r.inserted).length;
+    return { inserted, updated: rows.length - inserted };
+  }
+}
+
+/** A text[] literal for one bound parameter (knex would expand a JS array into several). */
+export function toPgArray(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+}

@@ -1,0 +1,88 @@
+/** Market-data reads (keyset pages of bars at any timeframe) and batch ingestion. */
+import { decodeCursor, encodeCursor, isDigits, pageSize, toConnection, type Connection } from '../../platform/pagination';
+import { inTransaction } from '../../platform/transaction';
+import type { Scope } from '../../platform/scope';
+import { ValidationError } from '../../platform/errors';
+import { validateSymbol } from '../orders/order-lifecycle';
+import { validateBars, type BarInput } from './bar-rules';
+import { MarketDataRepository, type BarRow } from './market-data.repository';
+import { TIMEFRAMES, bucketStart, type Timeframe } from './timeframes';
+
+export interface BarQuery {
+  symbol: string;
+  from?: Date | null;
+  to?: Date | null;
+  timeframe?: Timeframe | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+const MIN_MS = -8.64e15;
+const MAX_MS = 8.64e15;
+/** Gap skips per page: each is one index probe; a page of 1000 daily bars over weekends needs few. */
+const MAX_WINDOWS = 64;
+
+export class MarketDataService {
+  constructor(private readonly repo = new MarketDataRepository()) {}
+
+  async bars(scope: Scope, q: BarQuery): Promise<Connection<BarRow>> {
+    validateSymbol('symbol', q.symbol);
+    const timeframe = q.timeframe ?? 'M1';
+    const size = pageSize(q.first);
+    const cursor = decodeCursor(q.after, 1, ([ms]) => isDigits(ms));
+    const toMs = q.to ? q.to.getTime() : MAX_MS;
+    let fromMs = q.from ? q.from.getTime() : MIN_MS;
+    if (q.from && q.to && fromMs >= toMs) throw ValidationError.field('to', 'must be after from');
+    // The cursor is the start of the last bucket returned: the next page starts one bucket later.
+    if (cursor) fromMs = Math.max(fromMs, Number(cursor[0]) + TIMEFRAMES[timeframe].ms);
+    if (fromMs === MIN_MS) {
+      const first = await this.repo.firstBarTime(scope.reads, q.symbol);
+      if (first === null) return toConnection([], size, cursorOf);
+      fromMs = first;
+    }
+    const rows = timeframe === 'M1'
+      ? await this.repo.minuteBars(scope.reads, q.symbol, fromMs, toMs, size + 1)
+      : await this.aggregated(scope, q.symbol, timeframe, fromMs, toMs, size + 1);
+    return toConnection(rows, size, cursorOf);
+  }
+
+  /**
+   * Aggregates window by window: a window spans exactly the buckets still wanted, so PostgreSQL reads only the
+   * 1-minute bars it needs; a gap (night, weekend) is skipped with one index probe instead of being scanned.
+   */
+  private async aggregated(scope: Scope, symbol: string, timeframe: Timeframe, fromMs: number, toMs: number, want: number): Promise<BarRow[]> {
+    const width = TIMEFRAMES[timeframe].ms;
+    const rows: BarRow[] = [];
+    let start = fromMs;
+    for (let i = 0; i < MAX_WINDOWS && rows.length < want && start < toMs; i++) {
+      const windowEnd = Math.min(toMs, bucketStart(start, timeframe) + (want - rows.length) * width);
+      rows.push(...(await this.repo.aggregatedBars(scope.reads, symbol, timeframe, start, windowEnd, want - rows.length)));
+      if (rows.length >= want || windowEnd >= toMs) break;
+      const next = await this.repo.nextBarTime(scope.reads, symbol, windowEnd, toMs);
+      if (next === null) break;
+      start = bucketStart(next, timeframe);
+    }
+    return rows;
+  }
+
+  async latestBar(scope: Scope, symbol: string): Promise<BarRow | null> {
+    validateSymbol('symbol', symbol);
+    return this.repo.latestBar(scope.reads, symbol);
+  }
+
+  /** Latest close per symbol, for valuations (a DataLoader batches the symbols of one request). */
+  latestCloses(scope: Scope, symbols: readonly string[]): Promise<Map<string, string>> {
+    return this.repo.latestCloses(scope.reads, symbols);
+  }
+
+  async ingest(scope: Scope, input: BarInput[]): Promise<{ inserted: number; updated: number }> {
+    const bars = validateBars(input);
+    const result = await inTransaction(scope.db.em(), (tx) => this.repo.upsertBars(tx, bars));
+    scope.reads.preferPrimary();
+    return result;
+  }
+}
+
+function cursorOf(row: BarRow): string {
+  return encodeCursor([String(Date.parse(typeof row.timestamp === 'string' ? row.timestamp.replace(' ', 'T').replace(/\+00$/, 'Z') : row.timestamp))]);
+}

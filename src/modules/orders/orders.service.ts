@@ -1,0 +1,254 @@
+/**
+ * Orders and fills: idempotent submission, optimistic-locked cancel and amend, and fills that move the order and the
+ * position in one transaction.
+ */
+import { randomUUID } from 'node:crypto';
+import { LockMode, OptimisticLockError } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Scope } from '../../platform/scope';
+import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors';
+import { categorize } from '../../platform/db-errors';
+import { inTransaction } from '../../platform/transaction';
+import { decodeCursor, encodeCursor, isDigits, isUuid, pageSize, toConnection, type Connection } from '../../platform/pagination';
+import { validateAccountId } from '../accounts/account-rules';
+import type { PositionsService } from '../positions/positions.service';
+import {
+  assertCancelable, planAmend, planFill, samePayload, validateSubmitOrder, validateSymbol,
+  type OrderSide, type OrderStatus, type SubmitOrderInput,
+} from './order-lifecycle';
+import { OrderEntity, type Order } from './order.entity';
+import { TradeEntity, type Trade } from './trade.entity';
+import { OrdersRepository, type Keyset, type OrderFilter, type OrderRow, type TradeFilter, type TradeRow } from './orders.repository';
+
+export interface ExecuteTradeInput {
+  orderId: string;
+  quantity?: string | null;
+  price: string;
+  executedAt?: Date | null;
+}
+
+export interface AmendInput {
+  orderId: string;
+  expectedVersion: number;
+  quantity?: string | null;
+  limitPrice?: string | null;
+  stopPrice?: string | null;
+}
+
+export class OrdersService {
+  constructor(private readonly positions: PositionsService, private readonly repo = new OrdersRepository()) {}
+
+  // ---- reads ------------------------------------------------------------------------------------------------------
+
+  async orders(scope: Scope, filter: OrderFilter & { first?: number | null; after?: string | null }): Promise<Connection<OrderRow>> {
+    if (filter.accountId) validateAccountId(filter.accountId);
+    if (filter.symbol) validateSymbol('symbol', filter.symbol);
+    const size = pageSize(filter.first);
+    const rows = await this.repo.listOrders(scope.reads, filter, orderKeyset(filter.after), size + 1);
+    return toConnection(rows, size, orderCursor);
+  }
+
+  /** Account.orders for many accounts at once; one page per account. */
+  async ordersOfAccounts(scope: Scope, accountIds: readonly string[], args: { first?: number | null; after?: string | null; status?: OrderStatus[] | null }): Promise<Map<string, Connection<OrderRow>>> {
+    const size = pageSize(args.first);
+    const rows = await this.repo.ordersOfAccounts(scope.reads, accountIds, args.status ?? null, orderKeyset(args.after), size + 1);
+    const byAccount = groupBy(rows, (r) => r.accountId);
+    return new Map(accountIds.map((id) => [id, toConnection(byAccount.get(id) ?? [], size, orderCursor)]));
+  }
+
+  async order(scope: Scope, orderId: string): Promise<OrderRow | null> {
+    if (!isUuid(orderId)) return null;
+    return (await this.repo.ordersByIds(scope.reads, [orderId]))[0] ?? null;
+  }
+
+  async ordersByIds(scope: Scope, orderIds: readonly string[]): Promise<Map<string, OrderRow>> {
+    const valid = orderIds.filter(isUuid);
+    const rows = valid.length ? await this.repo.ordersByIds(scope.reads, valid) : [];
+    return new Map(rows.map((r) => [r.orderId, r]));
+  }
+
+  async orderByClientOrderId(scope: Scope, accountId: string, clientOrderId: string): Promise<OrderRow | null> {
+    validateAccountId(accountId);
+    return this.repo.orderByClientOrderId(scope.reads, accountId, clientOrderId);
+  }
+
+  async trades(scope: Scope, filter: TradeFilter & { first?: number | null; after?: string | null }): Promise<Connection<TradeRow>> {
+    if (filter.accountId) validateAccountId(filter.accountId);
+    if (filter.symbol) validateSymbol('symbol', filter.symbol);
+    if (filter.fromMs != null && filter.toMs != null && filter.fromMs >= filter.toMs) throw ValidationError.field('to', 'must be after from');
+    const size = pageSize(filter.first);
+    const after = decodeCursor(filter.after, 2, ([ts, id]) => isDigits(ts) && isDigits(id)) as Keyset;
+    const rows = await this.repo.listTrades(scope.reads, filter, after, size + 1);
+    return toConnection(rows, size, (r) => encodeCursor([r.cursorTs!, r.tradeId]));
+  }
+
+  async tradesOfOrders(scope: Scope, orderIds: readonly string[]): Promise<Map<string, TradeRow[]>> {
+    const valid = orderIds.filter(isUuid);
+    const rows = valid.length ? await this.repo.tradesOfOrders(scope.reads, valid) : [];
+    return groupBy(rows, (r) => r.orderId);
+  }
+
+  // ---- writes -----------------------------------------------------------------------------------------------------
+
+  /**
+   * Idempotent on (accountId, clientOrderId): INSERT ... ON CONFLICT DO NOTHING lets exactly one of any number of
+   * concurrent submissions insert; the others wait for it to commit, find its row, and return it when the payload
+   * matches (CONFLICT when it differs).
+   */
+  async submit(scope: Scope, raw: SubmitOrderInput): Promise<OrderRow> {
+    const input = validateSubmitOrder(raw);
+    try {
+      const order = await inTransaction(scope.db.em(), async (tx) => {
+        const created = await this.repo.insertOrderIfNew(tx, randomUUID(), input);
+        if (created) return created;
+        const existing = await this.repo.lockedOrderByClientOrderId(tx, input.accountId, input.clientOrderId);
+        if (!existing) throw new ConflictError('the order was removed concurrently; retry');
+        if (!samePayload(existing, input)) {
+          throw new ConflictError(`clientOrderId ${input.clientOrderId} was already used for a different order`, {
+            orderId: existing.orderId,
+            clientOrderId: input.clientOrderId,
+          });
+        }
+        return existing;
+      });
+      scope.reads.preferPrimary();
+      return order;
+    } catch (error) {
+      if (categorize(error) === 'foreign-key') throw new NotFoundError('account', input.accountId);
+      throw error;
+    }
+  }
+
+  async cancel(scope: Scope, orderId: string, expectedVersion?: number | null): Promise<Order> {
+    return this.changeOrder(scope, orderId, expectedVersion, (order) => {
+      assertCancelable(asState(order));
+      order.status = 'CANCELED';
+    });
+  }
+
+  async amend(scope: Scope, input: AmendInput): Promise<Order> {
+    return this.changeOrder(scope, input.orderId, input.expectedVersion, (order) => {
+      const plan = planAmend(asState(order), input);
+      order.quantity = plan.quantity;
+      order.limitPrice = plan.limitPrice;
+      order.stopPrice = plan.stopPrice;
+      order.status = plan.status;
+    });
+  }
+
+  /**
+   * Cancels every open order of an account (of one symbol if given) with one set-based UPDATE: it waits for rows that
+   * concurrent fills hold and re-checks their status afterwards (READ COMMITTED), so an order filled meanwhile is left
+   * alone, and each canceled order's version moves on as any other change would.
+   */
+  async cancelAll(scope: Scope, accountId: string, symbol?: string | null): Promise<OrderRow[]> {
+    validateAccountId(accountId);
+    if (symbol) validateSymbol('symbol', symbol);
+    const orders = await inTransaction(scope.db.em(), async (tx) => {
+      const exists = await tx.execute('select 1 from execution.accounts where account_id = ?', [accountId], 'all');
+      if (!exists.length) throw new NotFoundError('account', accountId);
+      return this.repo.cancelOpenOrders(tx, accountId, symbol ?? null);
+    });
+    scope.reads.preferPrimary();
+    return orders;
+  }
+
+  /**
+   * Records a fill in one transaction: the trade, the order's filled quantity / average price / status, and the
+   * position. The order row is locked (FOR UPDATE) for the duration: concurrent fills of one order queue on it instead
+   * of failing a version check, and each sees the previous fill's result, so 50 fills at once equal 50 in a row.
+   */
+  async executeTrade(scope: Scope, input: ExecuteTradeInput): Promise<Trade> {
+    if (!isUuid(input.orderId)) throw new NotFoundError('order', input.orderId);
+    const trade = await inTransaction(scope.db.em(), async (tx) => {
+      const order = await tx.findOne(OrderEntity, { orderId: input.orderId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!order) throw new NotFoundError('order', input.orderId);
+      const plan = planFill(asState(order), { quantity: input.quantity, price: input.price });
+      order.filledQuantity = plan.filledQuantity;
+      order.filledNotional = plan.filledNotional;
+      order.averageFillPrice = plan.averageFillPrice;
+      order.status = plan.status;
+      await this.positions.applyFill(tx, order.accountId, order.symbol, { side: order.side as OrderSide, quantity: plan.quantity, price: plan.price });
+      const fill = tx.create(TradeEntity, {
+        orderId: order.orderId,
+        accountId: order.accountId,
+        symbol: order.symbol,
+        side: order.side,
+        quantity: plan.quantity,
+        price: plan.price,
+        executedAt: input.executedAt ?? new Date(),
+        strategy: order.strategy,
+      });
+      await tx.flush();
+      return fill;
+    });
+    scope.reads.preferPrimary();
+    return trade;
+  }
+
+  /**
+   * Loads an order, checks the client's expected version, applies a change and flushes with the version check
+   * (UPDATE ... WHERE version = <read>). A lost race is CONFLICT with the current version, never an overwrite.
+   */
+  private async changeOrder(scope: Scope, orderId: string, expectedVersion: number | null | undefined, change: (order: Order) => void): Promise<Order> {
+    if (!isUuid(orderId)) throw new NotFoundError('order', orderId);
+    try {
+      const order = await inTransaction(scope.db.em(), async (tx: EntityManager) => {
+        const order = await tx.findOne(OrderEntity, { orderId });
+        if (!order) throw new NotFoundError('order', orderId);
+        if (expectedVersion != null && order.version !== expectedVersion) throw staleVersion(orderId, order.version, expectedVersion);
+        change(order);
+        await tx.flush();
+        return order;
+      });
+      scope.reads.preferPrimary();
+      return order;
+    } catch (error) {
+      if (!(error instanceof OptimisticLockError)) throw error;
+      const current = await scope.db.read<{ version: number; status: string }>(
+        'select version, status from execution.orders where order_id = ?', [orderId], 'primary',
+      );
+      throw staleVersion(orderId, current[0]?.version ?? null, expectedVersion ?? null);
+    }
+  }
+}
+
+function staleVersion(orderId: string, currentVersion: number | null, expectedVersion: number | null): ConflictError {
+  return new ConflictError(`order ${orderId} was changed concurrently: current version is ${currentVersion}`, {
+    orderId,
+    currentVersion,
+    expectedVersion,
+  });
+}
+
+function asState(order: Order) {
+  return {
+    status: order.status as OrderStatus,
+    type: order.type as 'MARKET' | 'LIMIT' | 'STOP' | 'STOP_LIMIT',
+    quantity: order.quantity,
+    filledQuantity: order.filledQuantity,
+    filledNotional: order.filledNotional,
+    limitPrice: order.limitPrice ?? null,
+    stopPrice: order.stopPrice ?? null,
+  };
+}
+
+function orderKeyset(after: string | null | undefined): Keyset {
+  return decodeCursor(after, 2, ([ts, id]) => isDigits(ts) && isUuid(id)) as Keyset;
+}
+
+function orderCursor(row: OrderRow): string {
+  return encodeCursor([row.cursorTs!, row.orderId]);
+}
+
+function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
+  const map = new Map<string, T[]>();
+  for (const row of rows) {
+    const k = key(row);
+    const list = map.get(k);
+    if (list) list.push(row);
+    else map.set(k, [row]);
+  }
+  return map;
+}
+

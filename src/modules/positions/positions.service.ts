@@ -1,0 +1,77 @@
+/** Positions: reads for GraphQL, and the position side of a fill inside the caller's transaction. */
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Scope } from '../../platform/scope';
+import { decimalText, Decimal } from '../../platform/decimal';
+import { applyFill, markToMarket, type PositionFill } from './position-math';
+import { PositionEntity, type Position } from './position.entity';
+import { PositionsRepository, type PositionRow } from './positions.repository';
+import type { MarketDataService } from '../market-data/market-data.service';
+import { validateAccountId } from '../accounts/account-rules';
+
+export interface PortfolioLine {
+  symbol: string;
+  quantity: string;
+  averagePrice: string;
+  lastPrice: string | null;
+  marketValue: string | null;
+  unrealizedPnl: string | null;
+  realizedPnl: string;
+}
+
+export class PositionsService {
+  constructor(private readonly marketData: MarketDataService, private readonly repo = new PositionsRepository()) {}
+
+  async positionsOf(scope: Scope, accountId: string): Promise<PositionRow[]> {
+    validateAccountId(accountId);
+    return (await this.repo.positionsOfAccounts(scope.reads, [accountId])).get(accountId) ?? [];
+  }
+
+  positionsOfAccounts(scope: Scope, accountIds: readonly string[]): Promise<Map<string, PositionRow[]>> {
+    return this.repo.positionsOfAccounts(scope.reads, accountIds);
+  }
+
+  /**
+   * Applies a fill to the account's position. The row is locked (SELECT ... FOR UPDATE) rather than version-checked:
+   * a hot position takes many fills a second, and optimistic retries would make them all contend; the lock queues
+   * them. Callers lock the order first, then the position, always in that order, so fills cannot deadlock.
+   */
+  async applyFill(tx: EntityManager, accountId: string, symbol: string, fill: PositionFill): Promise<Position & { realizedDelta: string }> {
+    let position = await tx.findOne(PositionEntity, { accountId, symbol }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (!position) {
+      // First fill of this symbol: create the flat row (a concurrent first fill may win; then we lock theirs).
+      await tx.execute('insert into execution.positions (account_id, symbol) values (?, ?) on conflict do nothing', [accountId, symbol]);
+      position = await tx.findOneOrFail(PositionEntity, { accountId, symbol }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    }
+    const next = applyFill(position, fill);
+    position.quantity = next.quantity;
+    position.averagePrice = next.averagePrice;
+    position.realizedPnl = next.realizedPnl;
+    return Object.assign(position, { realizedDelta: next.realizedDelta });
+  }
+
+  /** Per-symbol valuation at the latest bar's close, with totals (lines without a price count as 0). */
+  async portfolio(scope: Scope, accountId: string) {
+    const positions = await this.positionsOf(scope, accountId);
+    const closes = positions.length ? await this.marketData.latestCloses(scope, positions.map((p) => p.symbol)) : new Map<string, string>();
+    let totalMarketValue = new Decimal(0);
+    let totalUnrealizedPnl = new Decimal(0);
+    let totalRealizedPnl = new Decimal(0);
+    const lines: PortfolioLine[] = positions.map((p) => {
+      const lastPrice = closes.get(p.symbol) ?? null;
+      const mtm = markToMarket(p, lastPrice);
+      totalMarketValue = totalMarketValue.plus(mtm.marketValue ?? 0);
+      totalUnrealizedPnl = totalUnrealizedPnl.plus(mtm.unrealizedPnl ?? 0);
+      totalRealizedPnl = totalRealizedPnl.plus(p.realizedPnl);
+      return { symbol: p.symbol, quantity: p.quantity, averagePrice: p.averagePrice, lastPrice, ...mtm, realizedPnl: p.realizedPnl };
+    });
+    return {
+      accountId,
+      positions: lines,
+      totalMarketValue: decimalText(totalMarketValue),
+      totalUnrealizedPnl: decimalText(totalUnrealizedPnl),
+      totalRealizedPnl: decimalText(totalRealizedPnl),
+      asOf: new Date(),
+    };
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The gateway's view of PostgreSQL: entity managers for units of work on the primary, and a read router that sends
+ * plain-row reads to a replica when one is configured and healthy, and to the primary otherwise. A replica that fails
+ * with a connection error is left alone for a while (REPLICA_RETRY_MS) and the read is retried on the primary, so a
+ * dead replica costs one warning, not failed requests.
+ */
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from './logger';
+import { isConnectionError } from './db-errors';
+
+export type ReadTarget = 'replica' | 'primary';
+
+type Row = Record<string, any>;
+
+export interface QueryObserver {
+  onRead?(target: ReadTarget): void;
+}
+
+export class Database {
+  private replicaDownUntil = 0;
+
+  constructor(
+    readonly orm: MikroORM,
+    private readonly log: Logger,
+    private readonly options: { hasReplicas: boolean; replicaRetryMs: number },
+  ) {}
+
+  /** A fresh unit of work (identity map) for one request or job. */
+  em(): EntityManager {
+    return this.orm.em.fork() as EntityManager;
+  }
+
+  get hasReplicas(): boolean {
+    return this.options.hasReplicas;
+  }
+
+  /** Where a read that prefers the replica goes right now. */
+  readTarget(prefer: ReadTarget = 'replica'): ReadTarget {
+    if (prefer === 'primary' || !this.options.hasReplicas) return 'primary';
+    return Date.now() < this.replicaDownUntil ? 'primary' : 'replica';
+  }
+
+  /** Runs one read statement (knex `?` placeholders) and returns plain rows. */
+  async read<T extends Row = Row>(sql: string, params: unknown[] = [], prefer: ReadTarget = 'replica', observer?: QueryObserver): Promise<T[]> {
+    const target = this.readTarget(prefer);
+    try {
+      const rows = await this.execute<T>(target, sql, params);
+      observer?.onRead?.(target);
+      return rows;
+    } catch (error) {
+      if (target !== 'replica' || !isConnectionError(error)) throw error;
+      this.replicaDownUntil = Date.now() + this.options.replicaRetryMs;
+      this.log.warn({ err: { message: (error as Error).message }, retryInMs: this.options.replicaRetryMs }, 'read replica unavailable; reading from the primary');
+      const rows = await this.execute<T>('primary', sql, params);
+      observer?.onRead?.('primary');
+      return rows;
+    }
+  }
+
+  private async execute<T>(target: ReadTarget, sql: string, params: unknown[]): Promise<T[]> {
+    const connection = this.orm.em.getConnection(target === 'replica' ? 'read' : 'write');
+    return connection.execute<T[]>(sql, params, 'all');
+  }
+
+  async close(): Promise<void> {
+    await this.orm.close(true);
+  }
+}
