@@ -54,7 +54,7 @@ export function ormOptions(s: OrmSettings): Options {
     })),
     preferReadReplicas: true,
     forceUtcTimezone: true,
-    migrations: { migrationsList, transactional: true, allOrNothing: true, silent: true },
+    migrations: { migrationsList, transactional: true, allOrNothing: true, silent: true, snapshot: false },
     debug: false,
     allowGlobalContext: false,
     logger: (message) => s.logger?.debug({ component: 'orm' }, message),
