@@ -4,6 +4,7 @@ import { Database } from './platform/database';
 import type { Logger } from './platform/logger';
 import { initOrm, migrate, pendingMigrations } from './platform/orm';
 import { entities } from './entities';
+import { startEmbeddedPostgres } from './platform/embedded-postgres';
 
 export interface Runtime {
   db: Database;
@@ -16,8 +17,6 @@ export async function openDatabase(config: Config, log: Logger): Promise<Runtime
   let databaseUrl = config.DATABASE_URL;
   let stopEmbedded: (() => Promise<void>) | undefined;
   if (!databaseUrl) {
-    // Loaded only when used: a gateway on an external database never touches the embedded server.
-    const { startEmbeddedPostgres } = await import('./platform/embedded-postgres');
     const embedded = await startEmbeddedPostgres({ dataDir: config.EMBEDDED_DATA_DIR, port: config.EMBEDDED_PORT, log });
     databaseUrl = embedded.url;
     stopEmbedded = embedded.stop;

@@ -19,12 +19,27 @@ export interface QueryObserver {
 
 export class Database {
   private replicaDownUntil = 0;
+  /** Statements sent on any connection since start (knex 'query' events): tests cap hot resolvers with it. */
+  statementCount = 0;
 
   constructor(
     readonly orm: MikroORM,
     private readonly log: Logger,
     private readonly options: { hasReplicas: boolean; replicaRetryMs: number },
-  ) {}
+  ) {
+    for (const connection of this.connections()) {
+      connection.getKnex().on('query', () => {
+        this.statementCount++;
+      });
+    }
+  }
+
+  /** The primary's connection and every replica's (MikroORM keeps replicas in a protected field). */
+  private connections() {
+    const driver = this.orm.em.getDriver();
+    const replicas = (driver as unknown as { replicas?: ReturnType<typeof driver.getConnection>[] }).replicas ?? [];
+    return [driver.getConnection('write'), ...replicas];
+  }
 
   /** A fresh unit of work (identity map) for one request or job. */
   em(): EntityManager {
