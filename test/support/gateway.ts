@@ -19,7 +19,26 @@ export interface GqlResult<T> {
   extensions?: Record<string, any>;
 }
 
-export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+/**
+ * Waits until the replica has replayed everything the primary has written so far. Reads go to the replica, which
+ * lags by a few milliseconds; functional tests that read right after a write sync first (read-your-writes across
+ * requests is the consistency token's job, tested on its own).
+ */
+export async function syncReplica(runtime: Runtime, timeoutMs = 10_000): Promise<void> {
+  const db = runtime.db;
+  if (!db.hasReplicas) return;
+  const [{ lsn }] = await db.read<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn', [], 'primary');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [{ caught }] = await db.read<{ caught: boolean }>('select pg_last_wal_replay_lsn() >= ?::pg_lsn as caught', [lsn], 'replica');
+    if (caught) return;
+    if (Date.now() > deadline) throw new Error('replica did not catch up');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export async function startTestGateway(env: Record<string, string> = {}, options: { syncReads?: boolean } = {}): Promise<TestGateway> {
+  const syncReads = options.syncReads ?? true;
   const { databaseUrl, replicaUrl } = testDatabase();
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
@@ -37,6 +56,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
     url,
     runtime,
     async gql(query, variables, headers) {
+      if (syncReads && !/^\s*mutation\b/.test(query)) await syncReplica(runtime);
       const res = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(headers ?? {}) },

@@ -19,6 +19,10 @@ export interface BarRow {
 
 const TABLE = 'data_ingestion.market_data';
 
+/** Open bounds of a time range, inside what both JavaScript and PostgreSQL timestamps can hold. */
+export const EARLIEST_MS = Date.UTC(1800, 0, 1);
+export const LATEST_MS = Date.UTC(9000, 0, 1);
+
 export class MarketDataRepository {
   /** 1-minute bars in [fromMs, toMs), oldest first. */
   async minuteBars(reads: ReadSession, symbol: string, fromMs: number, toMs: number, limit: number): Promise<BarRow[]> {
@@ -54,7 +58,7 @@ export class MarketDataRepository {
 
   /** Time of the first bar of a symbol, where a list with no `from` starts. */
   async firstBarTime(reads: ReadSession, symbol: string): Promise<number | null> {
-    return this.nextBarTime(reads, symbol, -8.64e15, 8.64e15);
+    return this.nextBarTime(reads, symbol, EARLIEST_MS, LATEST_MS);
   }
 
   async latestBar(reads: ReadSession, symbol: string): Promise<BarRow | null> {
@@ -75,21 +79,30 @@ export class MarketDataRepository {
     return new Map(rows.map((r) => [r.symbol, r.close]));
   }
 
-  /** Upserts bars in one statement; decimals travel as JSON strings, so nothing is rounded on the way. */
+  /**
+   * Upserts bars in one statement; decimals travel as JSON strings, so nothing is rounded on the way. PostgreSQL
+   * cannot return xmax from a partitioned table, so "updated" counts the bars that existed in the statement's snapshot.
+   */
   async upsertBars(em: EntityManager, bars: ValidBar[]): Promise<{ inserted: number; updated: number }> {
-    const rows = await em.execute<{ inserted: boolean }[]>(
-      `insert into ${TABLE} as m (symbol, "timestamp", open, high, low, close, volume)
-       select symbol, "timestamp", open, high, low, close, volume
-       from jsonb_to_recordset(?::jsonb) as b(symbol text, "timestamp" timestamptz, open numeric, high numeric,
-                                              low numeric, close numeric, volume bigint)
-       on conflict (symbol, "timestamp") do update
-         set open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume
-       returning (xmax = 0) as inserted`,
+    const rows = await em.execute<{ affected: string; existed: string }[]>(
+      `with input as (
+         select * from jsonb_to_recordset(?::jsonb) as b(symbol text, "timestamp" timestamptz, open numeric, high numeric,
+                                                         low numeric, close numeric, volume bigint)),
+       existed as (
+         select 1 from input i join ${TABLE} m on m.symbol = i.symbol and m."timestamp" = i."timestamp"),
+       upserted as (
+         insert into ${TABLE} (symbol, "timestamp", open, high, low, close, volume)
+         select symbol, "timestamp", open, high, low, close, volume from input
+         on conflict (symbol, "timestamp") do update
+           set open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume
+         returning 1)
+       select (select count(*) from upserted)::text as affected, (select count(*) from existed)::text as existed`,
       [JSON.stringify(bars)],
       'all',
     );
-    const inserted = rows.filter((r) => r.inserted).length;
-    return { inserted, updated: rows.length - inserted };
+    const affected = Number(rows[0].affected);
+    const updated = Math.min(affected, Number(rows[0].existed));
+    return { inserted: affected - updated, updated };
   }
 }
 

@@ -5,7 +5,7 @@ import type { Scope } from '../../platform/scope';
 import { ValidationError } from '../../platform/errors';
 import { validateSymbol } from '../orders/order-lifecycle';
 import { validateBars, type BarInput } from './bar-rules';
-import { MarketDataRepository, type BarRow } from './market-data.repository';
+import { EARLIEST_MS, LATEST_MS, MarketDataRepository, type BarRow } from './market-data.repository';
 import { TIMEFRAMES, bucketStart, type Timeframe } from './timeframes';
 
 export interface BarQuery {
@@ -17,8 +17,6 @@ export interface BarQuery {
   after?: string | null;
 }
 
-const MIN_MS = -8.64e15;
-const MAX_MS = 8.64e15;
 /** Gap skips per page: each is one index probe; a page of 1000 daily bars over weekends needs few. */
 const MAX_WINDOWS = 64;
 
@@ -30,12 +28,12 @@ export class MarketDataService {
     const timeframe = q.timeframe ?? 'M1';
     const size = pageSize(q.first);
     const cursor = decodeCursor(q.after, 1, ([ms]) => isDigits(ms));
-    const toMs = q.to ? q.to.getTime() : MAX_MS;
-    let fromMs = q.from ? q.from.getTime() : MIN_MS;
+    const toMs = q.to ? q.to.getTime() : LATEST_MS;
+    let fromMs = q.from ? q.from.getTime() : EARLIEST_MS;
     if (q.from && q.to && fromMs >= toMs) throw ValidationError.field('to', 'must be after from');
     // The cursor is the start of the last bucket returned: the next page starts one bucket later.
     if (cursor) fromMs = Math.max(fromMs, Number(cursor[0]) + TIMEFRAMES[timeframe].ms);
-    if (fromMs === MIN_MS) {
+    if (fromMs === EARLIEST_MS) {
       const first = await this.repo.firstBarTime(scope.reads, q.symbol);
       if (first === null) return toConnection([], size, cursorOf);
       fromMs = first;
