@@ -2,6 +2,7 @@
  * Reads: nested fields batched through DataLoaders (a constant SQL count), positions and portfolio valuation,
  * accounts, performance metrics, and where reads are served (replica; primary when the replica is down).
  */
+import { inTransaction, savepoint } from '../../src/platform/transaction';
 import { startTestGateway, syncReplica, uniqueId, type TestGateway } from '../support/gateway';
 
 let gw: TestGateway;
@@ -191,13 +192,11 @@ describe('read routing', () => {
 
 describe('transactions', () => {
   it('a read-only transaction refuses writes', async () => {
-    const { inTransaction } = await import('../../src/platform/transaction');
     await expect(inTransaction(gw.runtime.db.em(), (tx) => tx.execute(`insert into execution.accounts (account_id, name) values ('${uniqueId('ro')}', 'x')`), { readOnly: true }))
       .rejects.toThrow(/read-only transaction/);
   });
 
   it('retries a serializable transaction that lost a serialization race, and rolls back a failed savepoint only', async () => {
-    const { inTransaction, savepoint } = await import('../../src/platform/transaction');
     const acc = uniqueId('ser');
     await gw.runtime.db.em().execute(`insert into execution.accounts (account_id, name) values (?, '0')`, [acc]);
     // Two increments in SERIALIZABLE that read then write the same row: one fails with 40001 and is retried.

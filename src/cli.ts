@@ -1,0 +1,86 @@
+/** `tradeql <command>`: serve, migrate, seed. */
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError, loadConfig, type Config } from './config';
+import { createLogger, type Logger } from './platform/logger';
+import { applyMigrations, assertMigrated, openDatabase } from './app';
+import { serve } from './serve';
+import { seedDemo } from './modules/ops/demo-seed';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number >= 1');
+  return n;
+}
+
+/** Runs a command with the config and a logger; errors end the process with a message and exit code 1. */
+function run(action: (config: Config, log: Logger) => Promise<void>) {
+  return async () => {
+    let log: Logger | undefined;
+    try {
+      const config = loadConfig();
+      log = createLogger(config.LOG_LEVEL);
+      await action(config, log);
+    } catch (error) {
+      const message = error instanceof ConfigError ? error.message : `${(error as Error).message}`;
+      if (log && !(error instanceof ConfigError)) log.error({ err: error }, 'command failed');
+      process.stderr.write(`tradeql: ${message}\n`);
+      process.exit(1);
+    }
+  };
+}
+
+const program = new Command()
+  .name('tradeql')
+  .description('A GraphQL API gateway over trading data: orders, fills, positions and market data on PostgreSQL.')
+  .addHelpText('after', `
+Environment:
+  DATABASE_URL            primary PostgreSQL (unset: an embedded PostgreSQL in ./.tradeql with demo data)
+  DATABASE_REPLICA_URLS   comma-separated read replicas
+  PORT, HOST              where to listen (4000, 0.0.0.0)
+  LOG_LEVEL               fatal|error|warn|info|debug|trace|silent (info)
+  DB_POOL_SIZE, DB_POOL_OVERFLOW, DB_POOL_ACQUIRE_TIMEOUT_MS, DB_POOL_RECYCLE_MS, DB_STATEMENT_TIMEOUT_MS`);
+
+program
+  .command('serve')
+  .description('serve POST /graphql on PORT (migrates and seeds the embedded database when DATABASE_URL is unset)')
+  .action(run(serve));
+
+program
+  .command('migrate')
+  .description('apply pending migrations to DATABASE_URL (a no-op when the schema is current)')
+  .option('--check', 'only check: exit 1 when migrations are pending')
+  .action((options: { check?: boolean }) =>
+    run(async (config, log) => {
+      const runtime = await openDatabase(config, log);
+      try {
+        if (options.check) await assertMigrated(runtime.db);
+        else await applyMigrations(runtime.db, log);
+      } finally {
+        await runtime.close();
+      }
+    })(),
+  );
+
+program
+  .command('seed')
+  .description('load the demo data (accounts, 1-minute bars, orders and fills) into DATABASE_URL; safe to re-run')
+  .option('--days <n>', 'weekdays of 1-minute bars', positiveInt, 5)
+  .option('--symbols <list>', 'comma-separated symbols', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .action((options: { days: number; symbols?: string[] }) =>
+    run(async (config, log) => {
+      const runtime = await openDatabase(config, log);
+      try {
+        if (runtime.embedded) await applyMigrations(runtime.db, log);
+        else await assertMigrated(runtime.db);
+        const report = await seedDemo(runtime.db, log, { days: options.days, symbols: options.symbols, progress: process.stderr.isTTY });
+        process.stdout.write(`${JSON.stringify(report)}\n`);
+      } finally {
+        await runtime.close();
+      }
+    })(),
+  );
+
+program.parseAsync(process.argv).catch((error) => {
+  process.stderr.write(`tradeql: ${(error as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,47 @@
+/** `tradeql serve`: the gateway on PORT; with no DATABASE_URL, on an embedded PostgreSQL with demo data. */
+import type { Config } from './config';
+import type { Logger } from './platform/logger';
+import { applyMigrations, assertMigrated, openDatabase } from './app';
+import { createGateway } from './server/gateway';
+import { seedDemo } from './modules/ops/demo-seed';
+
+const EXAMPLE = `{ marketData(symbol: "AAPL", timeframe: M5, first: 3) { edges { node { timestamp open high low close volume } } } }`;
+
+export async function serve(config: Config, log: Logger): Promise<void> {
+  const runtime = await openDatabase(config, log);
+  if (runtime.embedded) {
+    await applyMigrations(runtime.db, log);
+    const [{ n }] = await runtime.db.read<{ n: string }>('select count(*)::text as n from execution.accounts', [], 'primary');
+    if (n === '0') {
+      log.info('empty embedded database: loading the demo data');
+      await seedDemo(runtime.db, log, { progress: process.stderr.isTTY });
+    }
+  } else {
+    await assertMigrated(runtime.db);
+  }
+  const gateway = await createGateway({ db: runtime.db, log });
+  const { url } = await gateway.listen(config.PORT, config.HOST);
+  log.info({ url, embedded: runtime.embedded, replicas: config.DATABASE_REPLICA_URLS.length }, 'tradeql is listening');
+  // Humans starting it by hand want to know where it is and what to ask.
+  process.stdout.write(`\ntradeql GraphQL API on ${url}\n\nTry:\n  curl -s ${url} -H 'content-type: application/json' \\\n    -d '${JSON.stringify({ query: EXAMPLE })}'\n\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 15_000);
+    timer.unref();
+    try {
+      await gateway.stop();
+      await runtime.close();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
