@@ -1,0 +1,75 @@
+/**
+ * Every list query is an index scan in keyset order: the repositories' own SQL, explained with sequential scans
+ * disabled (the test tables are small, so the planner would rightly prefer them), must need no Sort node.
+ */
+import { Client } from 'pg';
+import { testDatabase } from '../support/env';
+import { MarketDataRepository } from '../../src/modules/market-data/market-data.repository';
+import { OrdersRepository } from '../../src/modules/orders/orders.repository';
+import type { ReadSession } from '../../src/platform/read-session';
+
+let client: Client;
+
+/** A read session that explains instead of running; knex `?` placeholders become $n. */
+function explaining(plans: any[]): ReadSession {
+  const all = async (sql: string, params: unknown[] = []) => {
+    let n = 0;
+    const text = sql.replace(/\?/g, () => `$${++n}`);
+    const r = await client.query(`explain (format json) ${text}`, params.map((p) => (p instanceof Date ? p.toISOString() : p)));
+    plans.push(r.rows[0]['QUERY PLAN'][0].Plan);
+    return [];
+  };
+  return { all, one: async (sql: string, params?: unknown[]) => (await all(sql, params))[0] ?? null } as unknown as ReadSession;
+}
+
+function nodes(plan: any): string[] {
+  return [plan['Node Type'], ...(plan.Plans ?? []).flatMap(nodes)];
+}
+
+beforeAll(async () => {
+  client = new Client({ connectionString: testDatabase().databaseUrl });
+  await client.connect();
+  await client.query('set enable_seqscan = off');
+  await client.query('set enable_bitmapscan = off');
+});
+afterAll(async () => {
+  await client.end();
+});
+
+const orders = new OrdersRepository();
+const bars = new MarketDataRepository();
+const after: [string, string] = ['1764000000000000', '00000000-0000-4000-8000-000000000000'];
+const tradeAfter: [string, string] = ['1764000000000000', '42'];
+
+const cases: [string, (reads: ReadSession) => Promise<unknown>][] = [
+  ['orders of an account', (r) => orders.listOrders(r, { accountId: 'A' }, after, 101)],
+  ['orders of an account by status', (r) => orders.listOrders(r, { accountId: 'A', status: ['NEW'] }, after, 101)],
+  ['orders of a symbol', (r) => orders.listOrders(r, { symbol: 'AAPL' }, after, 101)],
+  ['orders of a strategy', (r) => orders.listOrders(r, { strategy: 's' }, after, 101)],
+  ['all orders', (r) => orders.listOrders(r, {}, after, 101)],
+  ['orders of several accounts', (r) => orders.ordersOfAccounts(r, ['A', 'B'], null, after, 101)],
+  ['trades of an account', (r) => orders.listTrades(r, { accountId: 'A' }, tradeAfter, 101)],
+  ['trades of a symbol in a range', (r) => orders.listTrades(r, { symbol: 'AAPL', fromMs: 0, toMs: 1e13 }, tradeAfter, 101)],
+  ['trades of a strategy', (r) => orders.listTrades(r, { strategy: 's' }, tradeAfter, 101)],
+  ['all trades', (r) => orders.listTrades(r, {}, tradeAfter, 101)],
+  ['trades of orders', (r) => orders.tradesOfOrders(r, ['00000000-0000-4000-8000-000000000000'])],
+  ['1-minute bars', (r) => bars.minuteBars(r, 'AAPL', Date.UTC(2026, 9, 1), Date.UTC(2026, 11, 1), 101)],
+  ['latest bar', (r) => bars.latestBar(r, 'AAPL')],
+  ['latest closes', (r) => bars.latestCloses(r, ['AAPL', 'MSFT'])],
+];
+
+describe('query plans', () => {
+  it.each(cases)('%s: index scan, no sort', async (_name, run) => {
+    const plans: any[] = [];
+    await run(explaining(plans));
+    expect(plans.length).toBeGreaterThan(0);
+    for (const plan of plans) {
+      const types = nodes(plan);
+      expect(types).not.toContain('Seq Scan');
+      expect(types).not.toContain('Sort');
+      expect(types.some((t) => /Index/.test(t))).toBe(true);
+    }
+    // A keyset page starts at the cursor inside the index, not by filtering the rows before it.
+    if (/\bafter\b|tradeAfter/.test(run.toString())) expect(JSON.stringify(plans)).toMatch(/"Index Cond":"[^"]*ROW\(/);
+  });
+});
