@@ -65,7 +65,8 @@ export async function initOrm(s: OrmSettings): Promise<MikroORM> {
   return MikroORM.init(ormOptions(s));
 }
 
-/** Applies pending migrations; several instances starting at once take turns on an advisory lock. */
+/** Applies pending migrations; several instances starting at once take turns on an advisory lock (held on a
+ * connection of its own, so the pool needs at least two). */
 export async function migrate(orm: MikroORM): Promise<string[]> {
   const knex = orm.em.getConnection('write').getKnex();
   const lockKey = 7_421_113; // fixed key: "tradeql migrations"

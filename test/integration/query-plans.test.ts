@@ -1,14 +1,19 @@
 /**
  * Every list query is an index scan in keyset order: the repositories' own SQL, explained with sequential scans
  * disabled (the test tables are small, so the planner would rightly prefer them), must need no Sort node.
+ * It runs on a database of its own with empty tables, so the plans do not depend on what other test files wrote
+ * (with a few rows of one symbol, sorting them can rightly beat the ordered index).
  */
 import { Client } from 'pg';
-import { testDatabase } from '../support/env';
+import { testEnv, withDatabase } from '../support/env';
+import { initOrm, migrate } from '../../src/platform/orm';
+import { entities } from '../../src/entities';
 import { MarketDataRepository } from '../../src/modules/market-data/market-data.repository';
 import { OrdersRepository } from '../../src/modules/orders/orders.repository';
 import type { ReadSession } from '../../src/platform/read-session';
 
 let client: Client;
+const dbName = `tradeql_plans_${process.pid}_${Date.now().toString(36)}`;
 
 /** A read session that explains instead of running; knex `?` placeholders become $n. */
 function explaining(plans: any[]): ReadSession {
@@ -27,13 +32,26 @@ function nodes(plan: any): string[] {
 }
 
 beforeAll(async () => {
-  client = new Client({ connectionString: testDatabase().databaseUrl });
+  const admin = new Client({ connectionString: testEnv().adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${dbName}`);
+  await admin.end();
+  const url = withDatabase(testEnv().adminUrl, dbName);
+  const orm = await initOrm({ databaseUrl: url, replicaUrls: [], entities, poolSize: 2, poolOverflow: 0, acquireTimeoutMs: 5000,
+    recycleMs: 3_600_000, statementTimeoutMs: 30_000, replicaConnectTimeoutMs: 1000 });
+  await migrate(orm);
+  await orm.close(true);
+  client = new Client({ connectionString: url });
   await client.connect();
   await client.query('set enable_seqscan = off');
   await client.query('set enable_bitmapscan = off');
 });
 afterAll(async () => {
   await client.end();
+  const admin = new Client({ connectionString: testEnv().adminUrl });
+  await admin.connect();
+  await admin.query(`drop database if exists ${dbName} with (force)`);
+  await admin.end();
 });
 
 const orders = new OrdersRepository();
