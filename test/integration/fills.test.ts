@@ -103,6 +103,20 @@ describe('executeTrade', () => {
   });
 });
 
+describe('amend after fills', () => {
+  it('cannot cut the quantity below what is filled; cutting it to exactly the filled quantity fills the order', async () => {
+    const acc = await newAccount();
+    const orderId = await submit(acc, 'BUY', '10');
+    await gw.gql(FILL, { input: { orderId, quantity: '4', price: '10' } });
+    const AMEND = `mutation($id: ID!, $v: Int!, $q: Decimal) { amendOrder(orderId: $id, expectedVersion: $v, quantity: $q) { quantity status version } }`;
+    const below = await gw.gql(AMEND, { id: orderId, v: 2, q: '3.99999999' });
+    expect(below.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect(below.errors?.[0].message).toMatch(/filled quantity 4/);
+    const exact = await gw.gql(AMEND, { id: orderId, v: 2, q: '4' });
+    expect(exact.data.amendOrder).toEqual({ quantity: '4', status: 'FILLED', version: 3 });
+  });
+});
+
 describe('concurrent fills', () => {
   it('50 fills of one order sent at once equal 50 fills in a row', async () => {
     const acc = await newAccount();
