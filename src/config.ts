@@ -23,11 +23,18 @@ const ConfigSchema = z.object({
   // How long a replica that failed is left alone before reads try it again.
   REPLICA_RETRY_MS: z.coerce.number().int().min(0).default(5_000),
   REPLICA_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(2_000),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+  // The relay is woken after each local commit; polling only catches rows of other processes or crashed ones.
+  OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(200),
+  OUTBOX_RETENTION_HOURS: z.coerce.number().min(0).default(24),
+  SUBSCRIBER_QUEUE_LIMIT: z.coerce.number().int().min(10).default(10_000),
+  WS_KEEPALIVE_MS: z.coerce.number().int().min(100).default(12_000),
+  SYNC_ENABLED: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
   EMBEDDED_DATA_DIR: z.string().default('.tradeql'),
   EMBEDDED_PORT: z.coerce.number().int().min(1).max(65535).default(5488),
 });
 
-export type Config = Omit<z.infer<typeof ConfigSchema>, 'DATABASE_URL'> & { DATABASE_URL?: string };
+export type Config = Omit<z.infer<typeof ConfigSchema>, 'DATABASE_URL' | 'REDIS_URL'> & { DATABASE_URL?: string; REDIS_URL?: string };
 
 export class ConfigError extends Error {}
 

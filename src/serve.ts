@@ -2,10 +2,24 @@
 import type { Config } from './config';
 import type { Logger } from './platform/logger';
 import { applyMigrations, assertMigrated, openDatabase } from './app';
-import { createGateway } from './server/gateway';
+import { createGateway, type GatewayOptions } from './server/gateway';
+import type { Database } from './platform/database';
 import { seedDemo } from './modules/ops/demo-seed';
 
 const EXAMPLE = `{ marketData(symbol: "AAPL", timeframe: M5, first: 3) { edges { node { timestamp open high low close volume } } } }`;
+
+/** The gateway's settings from the config. */
+export function gatewayOptions(config: Config, db: Database, log: Logger): GatewayOptions {
+  return {
+    db,
+    log,
+    redisUrl: config.REDIS_URL,
+    outboxPollMs: config.OUTBOX_POLL_MS,
+    outboxRetentionMs: config.OUTBOX_RETENTION_HOURS * 3_600_000,
+    subscriberQueueLimit: config.SUBSCRIBER_QUEUE_LIMIT,
+    wsKeepAliveMs: config.WS_KEEPALIVE_MS,
+  };
+}
 
 export async function serve(config: Config, log: Logger): Promise<void> {
   const runtime = await openDatabase(config, log);
@@ -19,9 +33,9 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   } else {
     await assertMigrated(runtime.db);
   }
-  const gateway = await createGateway({ db: runtime.db, log });
+  const gateway = await createGateway(gatewayOptions(config, runtime.db, log));
   const { url } = await gateway.listen(config.PORT, config.HOST);
-  log.info({ url, embedded: runtime.embedded, replicas: config.DATABASE_REPLICA_URLS.length }, 'tradeql is listening');
+  log.info({ url, embedded: runtime.embedded, replicas: config.DATABASE_REPLICA_URLS.length, pubsub: config.REDIS_URL ? 'redis' : 'in-process' }, 'tradeql is listening');
   // Humans starting it by hand want to know where it is and what to ask.
   process.stdout.write(`\ntradeql GraphQL API on ${url}\n\nTry:\n  curl -s ${url} -H 'content-type: application/json' \\\n    -d '${JSON.stringify({ query: EXAMPLE })}'\n\n`);
 

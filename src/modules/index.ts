@@ -4,6 +4,7 @@
  */
 import DataLoader from 'dataloader';
 import type { Scope } from '../platform/scope';
+import type { EventHub } from '../platform/event-hub';
 import { AccountsService, type AccountRow } from './accounts/accounts.service';
 import { AnalyticsService } from './analytics/analytics.service';
 import { MarketDataService } from './market-data/market-data.service';
@@ -44,29 +45,34 @@ export interface Loaders {
   ordersOfAccount(args: AccountOrdersArgs): DataLoader<string, Connection<OrderRow>>;
 }
 
-export function createLoaders(scope: Scope, s: Services): Loaders {
+/**
+ * `cache: false` for subscriptions: their context lives as long as the subscription, and a cached row would go
+ * stale; batching within one event still applies.
+ */
+export function createLoaders(scope: Scope, s: Services, options: { cache?: boolean } = {}): Loaders {
+  const cache = options.cache ?? true;
   const byArgs = new Map<string, DataLoader<string, Connection<OrderRow>>>();
   return {
     account: new DataLoader(async (ids) => {
       const found = await s.accounts.byIds(scope, ids);
       return ids.map((id) => found.get(id) ?? null);
-    }),
+    }, { cache }),
     order: new DataLoader(async (ids) => {
       const found = await s.orders.ordersByIds(scope, ids);
       return ids.map((id) => found.get(id) ?? null);
-    }),
+    }, { cache }),
     tradesOfOrder: new DataLoader(async (ids) => {
       const found = await s.orders.tradesOfOrders(scope, ids);
       return ids.map((id) => found.get(id) ?? []);
-    }),
+    }, { cache }),
     positionsOfAccount: new DataLoader(async (ids) => {
       const found = await s.positions.positionsOfAccounts(scope, ids);
       return ids.map((id) => found.get(id) ?? []);
-    }),
+    }, { cache }),
     latestClose: new DataLoader(async (symbols) => {
       const found = await s.marketData.latestCloses(scope, symbols);
       return symbols.map((sym) => found.get(sym) ?? null);
-    }),
+    }, { cache }),
     // Account.orders takes arguments: accounts asking with the same arguments share one batch.
     ordersOfAccount(args) {
       const key = JSON.stringify([args.first ?? null, args.after ?? null, args.status ?? null]);
@@ -75,7 +81,7 @@ export function createLoaders(scope: Scope, s: Services): Loaders {
         loader = new DataLoader(async (ids) => {
           const found = await s.orders.ordersOfAccounts(scope, ids, args);
           return ids.map((id) => found.get(id)!);
-        });
+        }, { cache });
         byArgs.set(key, loader);
       }
       return loader;
@@ -88,5 +94,6 @@ export interface RequestContext {
   scope: Scope;
   services: Services;
   loaders: Loaders;
+  hub: EventHub;
   requestId: string;
 }

@@ -1,10 +1,13 @@
-/** What a service call needs from the request it serves: the database, its read session, and a logger. */
+/** What a service call needs from the request it serves: the database, its read session, a logger, the outbox. */
 import type { Database } from './database';
 import type { Logger } from './logger';
 import type { ReadSession } from './read-session';
+import type { OutboxSignal } from './outbox';
 
 export interface Scope {
   db: Database;
   reads: ReadSession;
   log: Logger;
+  /** wake the outbox relay after a commit that wrote events */
+  outbox: OutboxSignal;
 }

@@ -1,24 +1,43 @@
 /**
- * HTTP wiring: Express 5 + Apollo Server at /graphql, one context per request (unit of work, read session,
- * DataLoaders), health and readiness endpoints.
+ * HTTP and WebSocket wiring on one port and path: Express 5 + Apollo Server for POST /graphql, graphql-ws on the same
+ * /graphql for subscriptions, one context factory for both (read session, DataLoaders, request id), the outbox relay
+ * and the event hub, health and readiness endpoints.
  */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import express from 'express';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { makeExecutableSchema } from '@graphql-tools/schema';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { Database } from '../platform/database';
 import type { Logger } from '../platform/logger';
 import { ReadSession } from '../platform/read-session';
-import { createLoaders, createServices, type RequestContext } from '../modules';
+import { createPubSub } from '../platform/pubsub';
+import { OutboxRelay } from '../platform/outbox-relay';
+import { EventHub } from '../platform/event-hub';
+import { createLoaders, createServices, type RequestContext, type Services } from '../modules';
 import { buildResolvers, loadTypeDefs } from './schema';
 import { createFormatError } from './format-error';
 
+export interface GatewayOptions {
+  db: Database;
+  log: Logger;
+  redisUrl?: string;
+  outboxPollMs?: number;
+  outboxRetentionMs?: number;
+  subscriberQueueLimit?: number;
+  wsKeepAliveMs?: number;
+}
+
 export interface Gateway {
   httpServer: http.Server;
+  relay: OutboxRelay;
+  hub: EventHub;
+  services: Services;
   listen(port: number, host: string): Promise<{ port: number; url: string }>;
   stop(): Promise<void>;
 }
@@ -39,18 +58,52 @@ const readSourcePlugin: ApolloServerPlugin<RequestContext> = {
   },
 };
 
-export async function createGateway({ db, log }: { db: Database; log: Logger }): Promise<Gateway> {
+export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const { db, log } = options;
   const services = createServices();
+  const pubsub = createPubSub(options.redisUrl, log.child({ component: 'pubsub' }));
+  const relay = new OutboxRelay(db, pubsub, log.child({ component: 'outbox-relay' }), {
+    pollMs: options.outboxPollMs ?? 200,
+    retentionMs: options.outboxRetentionMs ?? 24 * 3_600_000,
+  });
+  const hub = new EventHub(db, pubsub, log.child({ component: 'event-hub' }), options.subscriberQueueLimit);
+  await hub.start();
+  relay.start();
+
+  const context = (requestId: string, cache: boolean): RequestContext => {
+    const scope = { db, reads: new ReadSession(db), log: log.child({ requestId }), outbox: relay };
+    return { scope, services, loaders: createLoaders(scope, services, { cache }), hub, requestId };
+  };
+  const requestIdOf = (header: string | string[] | undefined) =>
+    typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+
+  const schema = makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers: buildResolvers() });
+  const formatError = createFormatError(log);
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const wsCleanup = useServer(
+    {
+      schema,
+      // One context per subscription; loaders without a cache, since it lives as long as the subscription.
+      context: (ctx) => context(requestIdOf(ctx.extra.request.headers['x-request-id']), false),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined,
+    },
+    wsServer,
+    options.wsKeepAliveMs ?? 12_000,
+  );
+
   const apollo = new ApolloServer<RequestContext>({
-    typeDefs: loadTypeDefs(),
-    resolvers: buildResolvers(),
-    formatError: createFormatError(log),
+    schema,
+    formatError,
     includeStacktraceInErrorResponses: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      // Closes the WebSocket server (and its subscriptions) when Apollo stops.
+      { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
       // The cache-control plugin wraps every field resolver; we set no cache hints.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginLandingPageDisabled(),
@@ -65,7 +118,7 @@ export async function createGateway({ db, log }: { db: Database; log: Logger }):
   app.get('/readyz', async (_req, res) => {
     try {
       await db.read('select 1', [], 'primary');
-      res.json({ status: 'ready', primary: 'ok' });
+      res.json({ status: 'ready', primary: 'ok', pubsub: pubsub.ready() ? 'ok' : 'unavailable' });
     } catch {
       res.status(503).json({ status: 'not ready', primary: 'unreachable' });
     }
@@ -76,17 +129,18 @@ export async function createGateway({ db, log }: { db: Database; log: Logger }):
     express.json({ limit: '10mb' }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
-        const header = req.header('x-request-id');
-        const requestId = header && REQUEST_ID.test(header) ? header : randomUUID();
+        const requestId = requestIdOf(req.header('x-request-id'));
         res.setHeader('x-request-id', requestId);
-        const scope = { db, reads: new ReadSession(db), log: log.child({ requestId }) };
-        return { scope, services, loaders: createLoaders(scope, services), requestId };
+        return context(requestId, true);
       },
     }),
   );
 
   return {
     httpServer,
+    relay,
+    hub,
+    services,
     listen(port, host) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -100,6 +154,9 @@ export async function createGateway({ db, log }: { db: Database; log: Logger }):
     },
     async stop() {
       await apollo.stop();
+      await relay.stop();
+      await hub.stop();
+      await pubsub.close();
     },
   };
 }

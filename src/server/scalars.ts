@@ -1,6 +1,7 @@
 /** Decimal (exact, as a string), DateTime (ISO 8601 UTC with Z) and Date (YYYY-MM-DD). */
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import { decimalText } from '../platform/decimal';
+import { toIsoUtc } from '../platform/time';
 
 const DECIMAL_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
 
@@ -35,20 +36,13 @@ export const DecimalScalar = new GraphQLScalarType({
   },
 });
 
-// PostgreSQL's timestamptz text in a UTC session: "2026-11-26 14:30:00.123456+00".
-const PG_UTC = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(\.\d+)?)\+00$/;
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 /** Serialises a Date or PostgreSQL UTC text as ISO 8601 with Z, keeping microseconds when present. */
 export function isoDateTime(value: unknown): string {
-  if (value instanceof Date) return value.toISOString();
-  if (typeof value === 'string') {
-    const m = PG_UTC.exec(value);
-    if (m) return `${m[1]}T${m[2]}Z`;
-    const d = new Date(value);
-    if (!Number.isNaN(d.getTime())) return d.toISOString();
-  }
-  throw new GraphQLError(`DateTime cannot serialize ${JSON.stringify(value)}`);
+  const iso = toIsoUtc(value);
+  if (iso === null) throw new GraphQLError(`DateTime cannot serialize ${JSON.stringify(value)}`);
+  return iso;
 }
 
 function parseDateTimeValue(value: unknown): Date {

@@ -6,6 +6,7 @@ import { analyticsResolvers } from '../modules/analytics/analytics.resolvers';
 import { marketDataResolvers } from '../modules/market-data/market-data.resolvers';
 import { ordersResolvers } from '../modules/orders/orders.resolvers';
 import { positionsResolvers } from '../modules/positions/positions.resolvers';
+import { subscriptionResolvers } from '../modules/subscriptions.resolvers';
 import { DateScalar, DateTimeScalar, DecimalScalar } from './scalars';
 
 export const SCHEMA_PATH = path.join(__dirname, '..', '..', 'schema.graphql');
@@ -29,6 +30,6 @@ export function buildResolvers() {
     Decimal: DecimalScalar,
     DateTime: DateTimeScalar,
     Date: DateScalar,
-    ...merge(accountsResolvers, analyticsResolvers, marketDataResolvers, ordersResolvers, positionsResolvers),
+    ...merge(accountsResolvers, analyticsResolvers, marketDataResolvers, ordersResolvers, positionsResolvers, subscriptionResolvers),
   };
 }

@@ -2,12 +2,15 @@
 import { loadConfig } from '../../src/config';
 import { openDatabase, type Runtime } from '../../src/app';
 import { createGateway, type Gateway } from '../../src/server/gateway';
+import { gatewayOptions } from '../../src/serve';
 import { createLogger } from '../../src/platform/logger';
 import { testDatabase } from './env';
 
 export interface TestGateway {
   url: string;
+  wsUrl: string;
   runtime: Runtime;
+  gateway: Gateway;
   gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GqlResult<T>>;
   /** The same without waiting for the replica first. */
   post<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GqlResult<T>>;
@@ -51,7 +54,7 @@ export async function startTestGateway(env: Record<string, string> = {}, options
   });
   const log = createLogger(config.LOG_LEVEL);
   const runtime = await openDatabase(config, log);
-  const gateway: Gateway = await createGateway({ db: runtime.db, log });
+  const gateway: Gateway = await createGateway(gatewayOptions(config, runtime.db, log));
   const { port } = await gateway.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}/graphql`;
   const post: TestGateway['post'] = async (query, variables, headers) => {
@@ -65,7 +68,9 @@ export async function startTestGateway(env: Record<string, string> = {}, options
   };
   return {
     url,
+    wsUrl: url.replace('http://', 'ws://'),
     runtime,
+    gateway,
     post,
     async gql(query, variables, headers) {
       if (syncReads && !/^\s*mutation\b/.test(query)) await syncReplica(runtime);

@@ -1,6 +1,8 @@
 /** Market-data reads (keyset pages of bars at any timeframe) and batch ingestion. */
 import { decodeCursor, encodeCursor, isDigits, pageSize, toConnection, type Connection } from '../../platform/pagination';
 import { inTransaction } from '../../platform/transaction';
+import { writeEvents } from '../../platform/outbox';
+import { barEvents } from '../events';
 import type { Scope } from '../../platform/scope';
 import { ValidationError } from '../../platform/errors';
 import { validateSymbol } from '../orders/order-lifecycle';
@@ -75,8 +77,13 @@ export class MarketDataService {
 
   async ingest(scope: Scope, input: BarInput[]): Promise<{ inserted: number; updated: number }> {
     const bars = validateBars(input);
-    const result = await inTransaction(scope.db.em(), (tx) => this.repo.upsertBars(tx, bars));
+    const result = await inTransaction(scope.db.em(), async (tx) => {
+      const counts = await this.repo.upsertBars(tx, bars);
+      await writeEvents(tx, barEvents(bars));
+      return counts;
+    });
     scope.reads.preferPrimary();
+    scope.outbox.wake();
     return result;
   }
 }

@@ -81,7 +81,8 @@ export async function seedDemo(db: Database, log: Logger, options: SeedOptions =
   const days = options.days ?? 5;
   const end = options.end ?? new Date();
   const prefix = options.accountPrefix ?? 'DEMO';
-  const scope: Scope = { db, reads: new ReadSession(db, 'primary'), log };
+  // The seed's events wait in the outbox for the gateway's relay (no relay runs in this process).
+  const scope: Scope = { db, reads: new ReadSession(db, 'primary'), log, outbox: { wake: () => undefined } };
   const services = createServices();
   const report: SeedReport = { accounts: 0, bars: { inserted: 0, updated: 0 }, orders: 0, fills: 0 };
 

@@ -9,6 +9,8 @@ import type { Scope } from '../../platform/scope';
 import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors';
 import { categorize } from '../../platform/db-errors';
 import { inTransaction } from '../../platform/transaction';
+import { writeEvents } from '../../platform/outbox';
+import { orderEvent, tradeEvents, type OrderEventType } from '../events';
 import { decodeCursor, encodeCursor, isDigits, isUuid, pageSize, toConnection, type Connection } from '../../platform/pagination';
 import { validateAccountId } from '../accounts/account-rules';
 import type { PositionsService } from '../positions/positions.service';
@@ -100,7 +102,10 @@ export class OrdersService {
     try {
       const order = await inTransaction(scope.db.em(), async (tx) => {
         const created = await this.repo.insertOrderIfNew(tx, randomUUID(), input);
-        if (created) return created;
+        if (created) {
+          await writeEvents(tx, [orderEvent('SUBMITTED', created)]);
+          return { order: created, created: true };
+        }
         const existing = await this.repo.lockedOrderByClientOrderId(tx, input.accountId, input.clientOrderId);
         if (!existing) throw new ConflictError('the order was removed concurrently; retry');
         if (!samePayload(existing, input)) {
@@ -109,10 +114,11 @@ export class OrdersService {
             clientOrderId: input.clientOrderId,
           });
         }
-        return existing;
+        return { order: existing, created: false };
       });
       scope.reads.preferPrimary();
-      return order;
+      if (order.created) scope.outbox.wake();
+      return order.order;
     } catch (error) {
       if (categorize(error) === 'foreign-key') throw new NotFoundError('account', input.accountId);
       throw error;
@@ -123,6 +129,7 @@ export class OrdersService {
     return this.changeOrder(scope, orderId, expectedVersion, (order) => {
       assertCancelable(asState(order));
       order.status = 'CANCELED';
+      return 'CANCELED';
     });
   }
 
@@ -133,6 +140,7 @@ export class OrdersService {
       order.limitPrice = plan.limitPrice;
       order.stopPrice = plan.stopPrice;
       order.status = plan.status;
+      return 'AMENDED';
     });
   }
 
@@ -147,9 +155,12 @@ export class OrdersService {
     const orders = await inTransaction(scope.db.em(), async (tx) => {
       const exists = await tx.execute('select 1 from execution.accounts where account_id = ?', [accountId], 'all');
       if (!exists.length) throw new NotFoundError('account', accountId);
-      return this.repo.cancelOpenOrders(tx, accountId, symbol ?? null);
+      const canceled = await this.repo.cancelOpenOrders(tx, accountId, symbol ?? null);
+      await writeEvents(tx, canceled.map((o) => orderEvent('CANCELED', o)));
+      return canceled;
     });
     scope.reads.preferPrimary();
+    if (orders.length) scope.outbox.wake();
     return orders;
   }
 
@@ -168,7 +179,7 @@ export class OrdersService {
       order.filledNotional = plan.filledNotional;
       order.averageFillPrice = plan.averageFillPrice;
       order.status = plan.status;
-      await this.positions.applyFill(tx, order.accountId, order.symbol, { side: order.side as OrderSide, quantity: plan.quantity, price: plan.price });
+      const position = await this.positions.applyFill(tx, order.accountId, order.symbol, { side: order.side as OrderSide, quantity: plan.quantity, price: plan.price });
       const fill = tx.create(TradeEntity, {
         orderId: order.orderId,
         accountId: order.accountId,
@@ -180,9 +191,11 @@ export class OrdersService {
         strategy: order.strategy,
       });
       await tx.flush();
+      await writeEvents(tx, [...tradeEvents(fill, position, position.realizedDelta), orderEvent(plan.status as 'FILLED' | 'PARTIALLY_FILLED', order)]);
       return fill;
     });
     scope.reads.preferPrimary();
+    scope.outbox.wake();
     return trade;
   }
 
@@ -190,18 +203,20 @@ export class OrdersService {
    * Loads an order, checks the client's expected version, applies a change and flushes with the version check
    * (UPDATE ... WHERE version = <read>). A lost race is CONFLICT with the current version, never an overwrite.
    */
-  private async changeOrder(scope: Scope, orderId: string, expectedVersion: number | null | undefined, change: (order: Order) => void): Promise<Order> {
+  private async changeOrder(scope: Scope, orderId: string, expectedVersion: number | null | undefined, change: (order: Order) => OrderEventType): Promise<Order> {
     if (!isUuid(orderId)) throw new NotFoundError('order', orderId);
     try {
       const order = await inTransaction(scope.db.em(), async (tx: EntityManager) => {
         const order = await tx.findOne(OrderEntity, { orderId });
         if (!order) throw new NotFoundError('order', orderId);
         if (expectedVersion != null && order.version !== expectedVersion) throw staleVersion(orderId, order.version, expectedVersion);
-        change(order);
+        const type = change(order);
         await tx.flush();
+        await writeEvents(tx, [orderEvent(type, order)]);
         return order;
       });
       scope.reads.preferPrimary();
+      scope.outbox.wake();
       return order;
     } catch (error) {
       if (!(error instanceof OptimisticLockError)) throw error;

@@ -1,0 +1,120 @@
+/**
+ * The events the trading modules publish through the outbox: topics, and payloads in the shape GraphQL returns
+ * (decimals as strings, times as ISO 8601), so a subscriber or a replay needs no database read to show them.
+ */
+import type { NewEvent } from '../platform/outbox';
+import { toIsoUtc } from '../platform/time';
+
+export const TOPIC = {
+  trade: 'TRADE_EXECUTED',
+  order: 'ORDER_UPDATED',
+  position: 'POSITION_UPDATED',
+  bars: 'MARKET_DATA_UPDATED',
+} as const;
+
+export type OrderEventType = 'SUBMITTED' | 'AMENDED' | 'CANCELED' | 'PARTIALLY_FILLED' | 'FILLED';
+
+interface OrderLike {
+  orderId: string;
+  clientOrderId: string;
+  accountId: string;
+  symbol: string;
+  side: string;
+  type: string;
+  timeInForce: string;
+  quantity: string;
+  limitPrice?: string | null;
+  stopPrice?: string | null;
+  filledQuantity: string;
+  averageFillPrice?: string | null;
+  status: string;
+  strategy?: string | null;
+  version: number;
+  createdAt: Date | string;
+  updatedAt: Date | string;
+}
+
+export interface TradeLike {
+  tradeId: string;
+  orderId: string;
+  accountId: string;
+  symbol: string;
+  side: string;
+  quantity: string;
+  price: string;
+  executedAt: Date | string;
+  strategy?: string | null;
+}
+
+export interface PositionLike {
+  accountId: string;
+  symbol: string;
+  quantity: string;
+  averagePrice: string;
+  realizedPnl: string;
+  version: number;
+  lastUpdated: Date | string;
+}
+
+export function orderPayload(o: OrderLike) {
+  return {
+    orderId: o.orderId, clientOrderId: o.clientOrderId, accountId: o.accountId, symbol: o.symbol, side: o.side, type: o.type,
+    timeInForce: o.timeInForce, quantity: o.quantity, limitPrice: o.limitPrice ?? null, stopPrice: o.stopPrice ?? null,
+    filledQuantity: o.filledQuantity, averageFillPrice: o.averageFillPrice ?? null, status: o.status, strategy: o.strategy ?? null,
+    version: o.version, createdAt: toIsoUtc(o.createdAt), updatedAt: toIsoUtc(o.updatedAt),
+  };
+}
+
+export function orderEvent(type: OrderEventType, order: OrderLike): NewEvent {
+  return { topic: TOPIC.order, accountId: order.accountId, symbol: order.symbol, payload: { type, order: orderPayload(order) } };
+}
+
+export function positionPayload(p: PositionLike) {
+  return { accountId: p.accountId, symbol: p.symbol, quantity: p.quantity, averagePrice: p.averagePrice, realizedPnl: p.realizedPnl,
+    version: p.version, lastUpdated: toIsoUtc(p.lastUpdated) };
+}
+
+/** A fill, with what it did to the position (the analytics synchronizer needs both). */
+export interface TradeEventPayload {
+  trade: ReturnType<typeof tradePayload>;
+  position: ReturnType<typeof positionPayload>;
+  realizedDelta: string;
+}
+
+export function tradePayload(t: TradeLike) {
+  return { tradeId: String(t.tradeId), orderId: t.orderId, accountId: t.accountId, symbol: t.symbol, side: t.side, quantity: t.quantity,
+    price: t.price, executedAt: toIsoUtc(t.executedAt), strategy: t.strategy ?? null };
+}
+
+export function tradeEvents(trade: TradeLike, position: PositionLike, realizedDelta: string): NewEvent[] {
+  const payload: TradeEventPayload = { trade: tradePayload(trade), position: positionPayload(position), realizedDelta };
+  return [
+    { topic: TOPIC.trade, accountId: trade.accountId, symbol: trade.symbol, payload },
+    { topic: TOPIC.position, accountId: position.accountId, symbol: position.symbol, payload: { position: payload.position } },
+  ];
+}
+
+export interface BarLike {
+  symbol: string;
+  timestamp: string;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  volume: string;
+}
+
+/** One event per symbol of an ingested batch, its bars oldest first. */
+export function barEvents(bars: BarLike[]): NewEvent[] {
+  const bySymbol = new Map<string, BarLike[]>();
+  for (const bar of bars) {
+    const list = bySymbol.get(bar.symbol) ?? [];
+    list.push(bar);
+    bySymbol.set(bar.symbol, list);
+  }
+  return [...bySymbol].map(([symbol, list]) => ({
+    topic: TOPIC.bars,
+    symbol,
+    payload: { bars: list.sort((a, b) => a.timestamp.localeCompare(b.timestamp)) },
+  }));
+}

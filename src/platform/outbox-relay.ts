@@ -1,0 +1,147 @@
+/**
+ * Publishes outbox rows, in sequence order, at least once.
+ *
+ * Sequences are handed out by the relay to rows that have committed, not taken at insert: a serial taken at insert
+ * can commit out of order (transaction A takes 10, B takes 11, B commits first), and a subscriber that resumed after
+ * 11 would never see 10. Here a row only gets a number once it is visible, and numbers only grow, so no event can
+ * ever appear below a sequence a subscriber has already seen: "every event after S" is a stable set.
+ *
+ * One relay at a time (a session advisory lock, released when the process dies) assigns and publishes, so events
+ * go out in sequence order; the others skip their tick. A tick: assign sequences to committed rows (one statement),
+ * publish the assigned-but-unpublished rows in order, mark them published. A crash between publish and mark makes
+ * the next relay publish them again: subscribers drop what they have seen (by sequence).
+ */
+import type { PoolClient } from 'pg';
+import type { Database } from './database';
+import type { Logger } from './logger';
+import type { PubSubHandle } from './pubsub';
+import { EVENTS_CHANNEL, type PublishedEvent } from './outbox';
+
+const RELAY_LOCK = 7_421_114;
+const BATCH = 1000;
+
+export interface RelayOptions {
+  pollMs: number;
+  retentionMs: number;
+}
+
+export class OutboxRelay {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<number>;
+  private again = false;
+  private stopped = false;
+  private lastPrune = 0;
+  published = 0;
+
+  constructor(
+    private readonly db: Database,
+    private readonly pubsub: PubSubHandle,
+    private readonly log: Logger,
+    private readonly options: RelayOptions,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    const loop = async () => {
+      await this.runOnce();
+      if (!this.stopped) this.timer = setTimeout(loop, this.options.pollMs);
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  /** After a local commit: publish now (a tick already running runs once more). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) this.again = true;
+    else void this.runOnce();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One tick (or joins the one running); returns how many events it published. */
+  runOnce(): Promise<number> {
+    if (this.running) return this.running;
+    this.running = (async () => {
+      let total = 0;
+      try {
+        do {
+          this.again = false;
+          total += await this.tick();
+        } while (this.again && !this.stopped);
+      } catch (error) {
+        this.log.warn({ err: { message: (error as Error).message } }, 'outbox relay tick failed; events stay in the outbox');
+      } finally {
+        this.running = undefined;
+      }
+      return total;
+    })();
+    return this.running;
+  }
+
+  private async tick(): Promise<number> {
+    if (!this.pubsub.ready()) return 0;
+    const knex = this.db.orm.em.getConnection('write').getKnex();
+    const conn: PoolClient = await knex.client.acquireConnection();
+    try {
+      const { rows } = await conn.query('select pg_try_advisory_lock($1) as ok', [RELAY_LOCK]);
+      if (!rows[0].ok) return 0;
+      try {
+        let total = 0;
+        for (;;) {
+          await this.assignSequences(conn);
+          const batch = await this.unpublished(conn);
+          if (!batch.length) break;
+          // One connection publishes in order; awaiting them together keeps the pipeline full.
+          await Promise.all(batch.map((event) => this.pubsub.engine.publish(EVENTS_CHANNEL, event)));
+          await conn.query('update execution.outbox set published_at = now() where sequence = any($1::bigint[])', [batch.map((e) => e.sequence)]);
+          total += batch.length;
+          this.published += batch.length;
+          if (batch.length < BATCH) break;
+        }
+        await this.prune(conn);
+        return total;
+      } finally {
+        await conn.query('select pg_advisory_unlock($1)', [RELAY_LOCK]);
+      }
+    } finally {
+      await knex.client.releaseConnection(conn);
+    }
+  }
+
+  /** Numbers committed, unnumbered rows in the order they were written, after the last number handed out. */
+  private async assignSequences(conn: PoolClient): Promise<void> {
+    await conn.query(
+      `with state as (select last_sequence from execution.outbox_state where id = 1 for update),
+       claimed as (select event_id, row_number() over (order by created_at, event_id) as rn
+                   from execution.outbox where sequence is null order by created_at, event_id limit ${BATCH}),
+       assigned as (update execution.outbox o set sequence = s.last_sequence + c.rn
+                    from claimed c, state s where o.event_id = c.event_id returning o.sequence)
+       update execution.outbox_state set last_sequence = last_sequence + (select count(*) from assigned)
+       where id = 1 and exists (select 1 from assigned)`,
+    );
+  }
+
+  private async unpublished(conn: PoolClient): Promise<PublishedEvent[]> {
+    const { rows } = await conn.query(
+      `select event_id as "eventId", sequence::text as sequence, topic, account_id as "accountId", symbol, payload
+       from execution.outbox where sequence is not null and published_at is null order by sequence limit ${BATCH}`,
+    );
+    return rows;
+  }
+
+  /** Published rows older than the retention go, a bounded batch at a time, at most once a minute. */
+  private async prune(conn: PoolClient): Promise<void> {
+    if (Date.now() - this.lastPrune < 60_000) return;
+    this.lastPrune = Date.now();
+    const { rowCount } = await conn.query(
+      `delete from execution.outbox where event_id in (
+         select event_id from execution.outbox where published_at < now() - $1 * interval '1 millisecond' limit 10000)`,
+      [this.options.retentionMs],
+    );
+    if (rowCount) this.log.info({ pruned: rowCount }, 'pruned published outbox rows');
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Writing events: rows of the outbox table, inserted in the caller's transaction so an event exists exactly when the
+ * change it describes committed. Topics and payloads belong to the modules; this file only stores them.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+export interface NewEvent {
+  topic: string;
+  accountId?: string | null;
+  symbol?: string | null;
+  payload: unknown;
+}
+
+/** An event as the relay publishes it and subscribers receive it. `sequence` is commit-ordered, as a string. */
+export interface PublishedEvent<P = any> {
+  eventId: string;
+  sequence: string;
+  topic: string;
+  accountId: string | null;
+  symbol: string | null;
+  payload: P;
+}
+
+/** The one channel every event is published on: every gateway sees the whole sequence and can notice a gap. */
+export const EVENTS_CHANNEL = 'tradeql.events';
+
+export async function writeEvents(tx: EntityManager, events: NewEvent[]): Promise<void> {
+  if (!events.length) return;
+  const rows = events.map((e) => ({ event_id: randomUUID(), topic: e.topic, account_id: e.accountId ?? null, symbol: e.symbol ?? null, payload: e.payload }));
+  // Rows of one statement get strictly increasing created_at (clock + position), so the relay keeps their order.
+  await tx.execute(
+    `insert into execution.outbox (event_id, topic, account_id, symbol, payload, created_at)
+     select e.event_id, e.topic, e.account_id, e.symbol, e.payload, clock_timestamp() + e.ord * interval '1 microsecond'
+     from rows from (jsonb_to_recordset(?::jsonb) as (event_id uuid, topic text, account_id text, symbol text, payload jsonb))
+          with ordinality as e(event_id, topic, account_id, symbol, payload, ord)`,
+    [JSON.stringify(rows)],
+  );
+}
+
+/** Wakes the local relay after a commit that wrote events, so they go out at once instead of at the next poll. */
+export interface OutboxSignal {
+  wake(): void;
+}
