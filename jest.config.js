@@ -6,6 +6,8 @@ const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser
 module.exports = {
   testTimeout: 60000,
   maxWorkers: 2,
+  // A safety net for CI: a leaked socket must not keep the run alive until the job's time limit.
+  forceExit: true,
   projects: [
     { displayName: 'unit', testEnvironment: 'node', transform, testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {

@@ -42,6 +42,7 @@ export class EventHub {
 
   async stop(): Promise<void> {
     if (this.subscription !== undefined) this.pubsub.engine.unsubscribe(this.subscription);
+    this.subscription = undefined;
     for (const stream of this.streams) stream.end();
   }
 
