@@ -71,13 +71,15 @@ export class EventHub {
 
   /** Events after `after` matching the filter, in order, from the primary (a replica may not have them yet). */
   async replay(filter: StreamFilter, after: bigint): Promise<PublishedEvent[]> {
-    const where = ['sequence > ?', 'topic = any(?::text[])'];
+    const where = ['o.sequence > ?', 'o.topic = any(?::text[])'];
     const params: unknown[] = [after.toString(), `{${filter.topics.join(',')}}`];
-    if (filter.accountId) (where.push('account_id = ?'), params.push(filter.accountId));
-    if (filter.symbols && !filter.symbols.includes('*')) (where.push('symbol = any(?::text[])'), params.push(`{${filter.symbols.map((s) => `"${s}"`).join(',')}}`));
+    if (filter.accountId) (where.push('o.account_id = ?'), params.push(filter.accountId));
+    if (filter.symbols && !filter.symbols.includes('*')) (where.push('o.symbol = any(?::text[])'), params.push(`{${filter.symbols.map((s) => `"${s}"`).join(',')}}`));
     return this.db.read<PublishedEvent>(
       `select event_id as "eventId", sequence::text as sequence, topic, account_id as "accountId", symbol, payload
-       from execution.outbox where ${where.join(' and ')} order by sequence limit ${REPLAY_BATCH}`,
+       from execution.outbox o where ${where.join(' and ')}
+       -- o.sequence, not the text alias of the select list: text order would put 10 before 9
+       order by o.sequence limit ${REPLAY_BATCH}`,
       params,
       'primary',
     );

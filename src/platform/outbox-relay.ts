@@ -128,7 +128,9 @@ export class OutboxRelay {
   private async unpublished(conn: PoolClient): Promise<PublishedEvent[]> {
     const { rows } = await conn.query(
       `select event_id as "eventId", sequence::text as sequence, topic, account_id as "accountId", symbol, payload
-       from execution.outbox where sequence is not null and published_at is null order by sequence limit ${BATCH}`,
+       from execution.outbox o where o.sequence is not null and o.published_at is null
+       -- o.sequence, not the text alias of the select list: text order would put 10 before 9
+       order by o.sequence limit ${BATCH}`,
     );
     return rows;
   }
