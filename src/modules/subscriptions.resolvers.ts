@@ -15,13 +15,30 @@ function checkSequence(afterSequence?: string | null): void {
   if (afterSequence != null && !/^\d{1,19}$/.test(afterSequence)) throw ValidationError.field('afterSequence', 'must be a sequence number');
 }
 
-/** Yields every bar of each market-data event (one event carries the bars of one symbol from one ingestion). */
-async function* barsOf(events: AsyncIterableIterator<PublishedEvent>): AsyncGenerator<BarLike> {
-  try {
-    for await (const event of events) for (const bar of event.payload.bars as BarLike[]) yield bar;
-  } finally {
-    await events.return?.();
-  }
+/**
+ * Yields every bar of each market-data event (one event carries the bars of one symbol from one ingestion). Not an
+ * async generator: a generator's return() waits for its pending await, so a client that leaves while no event comes
+ * would never release its stream; this return() ends the stream at once.
+ */
+function barsOf(events: AsyncIterableIterator<PublishedEvent>): AsyncIterableIterator<BarLike> {
+  let buffer: BarLike[] = [];
+  return {
+    async next(): Promise<IteratorResult<BarLike>> {
+      while (!buffer.length) {
+        const result = await events.next();
+        if (result.done) return { value: undefined, done: true };
+        buffer = [...(result.value.payload.bars as BarLike[])];
+      }
+      return { value: buffer.shift()!, done: false };
+    },
+    async return(): Promise<IteratorResult<BarLike>> {
+      await events.return?.();
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 export const subscriptionResolvers = {

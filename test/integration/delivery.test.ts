@@ -2,7 +2,6 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { startTestGateway, uniqueId, type TestGateway } from '../support/gateway';
 import { openClient, subscribe, waitForStreams } from '../support/subscriber';
 import { testDatabase } from '../support/env';
@@ -107,4 +106,3 @@ describe('delivery', () => {
   });
 });
 
-void promisify;
