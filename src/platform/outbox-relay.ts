@@ -19,6 +19,7 @@ import { EVENTS_CHANNEL, type PublishedEvent } from './outbox';
 
 const RELAY_LOCK = 7_421_114;
 const BATCH = 1000;
+const BUSY_RETRY_MS = 15;
 
 export interface RelayOptions {
   pollMs: number;
@@ -84,11 +85,23 @@ export class OutboxRelay {
 
   private async tick(): Promise<number> {
     if (!this.pubsub.ready()) return 0;
+    const published = await this.tickUnderLock();
+    if (published === null) {
+      // Another instance's relay holds the lock and may have finished its batch just before our commit: look again
+      // shortly instead of leaving our events to the next poll.
+      setTimeout(() => this.wake(), BUSY_RETRY_MS).unref();
+      return 0;
+    }
+    return published;
+  }
+
+  /** null when another relay holds the lock. */
+  private async tickUnderLock(): Promise<number | null> {
     const knex = this.db.orm.em.getConnection('write').getKnex();
     const conn: PoolClient = await knex.client.acquireConnection();
     try {
       const { rows } = await conn.query('select pg_try_advisory_lock($1) as ok', [RELAY_LOCK]);
-      if (!rows[0].ok) return 0;
+      if (!rows[0].ok) return null;
       try {
         let total = 0;
         for (;;) {
