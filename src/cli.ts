@@ -1,10 +1,12 @@
-/** `tradeql <command>`: serve, migrate, seed. */
+/** `tradeql <command>`: serve, migrate, seed, sync. */
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger, type Logger } from './platform/logger';
 import { applyMigrations, assertMigrated, openDatabase } from './app';
 import { serve } from './serve';
 import { seedDemo } from './modules/ops/demo-seed';
+import { runSynchronizer } from './modules/analytics/synchronizer';
+import { rebuildAnalytics } from './modules/analytics/rebuild';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -73,6 +75,25 @@ program
         if (runtime.embedded) await applyMigrations(runtime.db, log);
         else await assertMigrated(runtime.db);
         const report = await seedDemo(runtime.db, log, { days: options.days, symbols: options.symbols, progress: process.stderr.isTTY });
+        process.stdout.write(`${JSON.stringify(report)}\n`);
+      } finally {
+        await runtime.close();
+      }
+    })(),
+  );
+
+program
+  .command('sync')
+  .description('keep the analytics tables current from trade events, alone (until SIGINT/SIGTERM); --rebuild recomputes them from the trades')
+  .option('--rebuild', 'recompute analytics.portfolio_summary and analytics.performance_metrics from execution.trades, then exit')
+  .action((options: { rebuild?: boolean }) =>
+    run(async (config, log) => {
+      if (!options.rebuild) return runSynchronizer(config, log);
+      const runtime = await openDatabase(config, log);
+      try {
+        if (runtime.embedded) await applyMigrations(runtime.db, log);
+        else await assertMigrated(runtime.db);
+        const report = await rebuildAnalytics(runtime.db, log);
         process.stdout.write(`${JSON.stringify(report)}\n`);
       } finally {
         await runtime.close();

@@ -18,6 +18,7 @@ export function gatewayOptions(config: Config, db: Database, log: Logger): Gatew
     outboxRetentionMs: config.OUTBOX_RETENTION_HOURS * 3_600_000,
     subscriberQueueLimit: config.SUBSCRIBER_QUEUE_LIMIT,
     wsKeepAliveMs: config.WS_KEEPALIVE_MS,
+    syncEnabled: config.SYNC_ENABLED,
   };
 }
 

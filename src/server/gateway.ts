@@ -19,6 +19,7 @@ import { ReadSession } from '../platform/read-session';
 import { createPubSub } from '../platform/pubsub';
 import { OutboxRelay } from '../platform/outbox-relay';
 import { EventHub } from '../platform/event-hub';
+import { AnalyticsSynchronizer } from '../modules/analytics/synchronizer';
 import { createLoaders, createServices, type RequestContext, type Services } from '../modules';
 import { buildResolvers, loadTypeDefs } from './schema';
 import { createFormatError } from './format-error';
@@ -31,12 +32,15 @@ export interface GatewayOptions {
   outboxRetentionMs?: number;
   subscriberQueueLimit?: number;
   wsKeepAliveMs?: number;
+  /** run the analytics synchronizer in this process */
+  syncEnabled?: boolean;
 }
 
 export interface Gateway {
   httpServer: http.Server;
   relay: OutboxRelay;
   hub: EventHub;
+  synchronizer?: AnalyticsSynchronizer;
   services: Services;
   listen(port: number, host: string): Promise<{ port: number; url: string }>;
   stop(): Promise<void>;
@@ -69,6 +73,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const hub = new EventHub(db, pubsub, log.child({ component: 'event-hub' }), options.subscriberQueueLimit);
   await hub.start();
   relay.start();
+  const synchronizer = options.syncEnabled ? new AnalyticsSynchronizer(db, hub, log.child({ component: 'analytics-sync' })) : undefined;
+  synchronizer?.start();
 
   const context = (requestId: string, cache: boolean): RequestContext => {
     const scope = { db, reads: new ReadSession(db), log: log.child({ requestId }), outbox: relay };
@@ -140,6 +146,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     httpServer,
     relay,
     hub,
+    synchronizer,
     services,
     listen(port, host) {
       return new Promise((resolve, reject) => {
@@ -154,6 +161,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
     async stop() {
       await apollo.stop();
+      await synchronizer?.stop();
       await relay.stop();
       await hub.stop();
       await pubsub.close();
