@@ -5,7 +5,7 @@ import { createLogger, type Logger } from './platform/logger';
 import { applyMigrations, assertMigrated, openDatabase } from './app';
 import { serve } from './serve';
 import { seedDemo } from './modules/ops/demo-seed';
-import { runSynchronizer } from './modules/analytics/synchronizer';
+import { runSynchronizer } from './sync';
 import { rebuildAnalytics } from './modules/analytics/rebuild';
 
 function positiveInt(value: string): number {

@@ -8,14 +8,11 @@
  * the row and changes nothing (the primary key serialises two concurrent attempts). Events go one at a time, in order;
  * one that fails is retried with backoff, never skipped.
  */
-import type { Config } from '../../config';
 import type { Database } from '../../platform/database';
 import type { Logger } from '../../platform/logger';
 import type { PublishedEvent } from '../../platform/outbox';
-import { EventHub, type EventStream, type StreamFilter } from '../../platform/event-hub';
-import { createPubSub } from '../../platform/pubsub';
+import type { EventHub, EventStream, StreamFilter } from '../../platform/event-hub';
 import { inTransaction } from '../../platform/transaction';
-import { applyMigrations, assertMigrated, openDatabase } from '../../app';
 import { TOPIC, type TradeEventPayload } from '../events';
 import { ANALYTICS_CONSUMER, isWin, positionValue, utcDate } from './rebuild';
 
@@ -211,27 +208,4 @@ function backoff(failures: number): number {
   if (failures <= 0) return 0;
   const base = Math.min(100 * 2 ** (failures - 1), MAX_BACKOFF_MS);
   return base / 2 + Math.random() * (base / 2);
-}
-
-/** `tradeql sync`: the synchronizer alone, with its own event hub, until SIGINT or SIGTERM. */
-export async function runSynchronizer(config: Config, log: Logger): Promise<void> {
-  const runtime = await openDatabase(config, log);
-  if (runtime.embedded) await applyMigrations(runtime.db, log);
-  else await assertMigrated(runtime.db);
-  const pubsub = createPubSub(config.REDIS_URL, log.child({ component: 'pubsub' }));
-  const hub = new EventHub(runtime.db, pubsub, log.child({ component: 'event-hub' }), config.SUBSCRIBER_QUEUE_LIMIT);
-  await hub.start();
-  // Without Redis nothing published by other processes reaches this one: read the outbox every second instead.
-  const sync = new AnalyticsSynchronizer(runtime.db, hub, log.child({ component: 'analytics-sync' }), { pollMs: config.REDIS_URL ? undefined : 1_000 });
-  sync.start();
-  log.info({ pubsub: pubsub.kind }, 'analytics synchronizer running');
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
-  log.info({ signal, applied: sync.applied, lastSequence: sync.lastSequence }, 'analytics synchronizer stopping');
-  await sync.stop();
-  await hub.stop();
-  await pubsub.close();
-  await runtime.close();
 }
