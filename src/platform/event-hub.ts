@@ -159,13 +159,18 @@ export class EventStream implements AsyncIterableIterator<PublishedEvent> {
         }
       } while (this.catchUpAgain && !this.done);
     } catch (error) {
+      // Delivering what came live would skip what the catch-up could not read: end the stream instead, so the
+      // consumer resumes from its last sequence.
       this.hub.onStreamError(error);
-    } finally {
       this.catchingUp = false;
-      const waiting = this.pending;
       this.pending = [];
-      for (const event of waiting) this.deliver(event);
+      this.fail(new AppError('INTERNAL_SERVER_ERROR', 'could not read missed events; resubscribe with afterSequence = the last sequence you processed', { retryable: true }));
+      return;
     }
+    this.catchingUp = false;
+    const waiting = this.pending;
+    this.pending = [];
+    for (const event of waiting) this.deliver(event);
   }
 
   private deliver(event: PublishedEvent): void {
@@ -181,11 +186,12 @@ export class EventStream implements AsyncIterableIterator<PublishedEvent> {
     }
     this.queue.push(event);
     if (this.queue.length > this.limit) {
-      this.fail(new AppError('RATE_LIMITED', `subscriber fell more than ${this.limit} events behind; resubscribe with afterSequence ${this.queue[0].sequence}`));
+      this.fail(new AppError('RATE_LIMITED', `subscriber fell more than ${this.limit} events behind; resubscribe with afterSequence = the last sequence you processed`));
     }
   }
 
   private fail(error: AppError): void {
+    if (this.done) return;
     this.error = error;
     this.queue.length = 0;
     if (this.failer) {

@@ -130,7 +130,7 @@ export class AnalyticsSynchronizer {
       const events = await this.hub.replay(FILTER, this.last!);
       for (const event of events) {
         if (this.stopping) return;
-        await this.handle(event, false);
+        await this.handle(event);
       }
       if (events.length < PAGE) return;
     }
@@ -143,7 +143,7 @@ export class AnalyticsSynchronizer {
     try {
       if (this.stopping) return;
       for await (const event of stream) {
-        await this.handle(event, true);
+        await this.handle(event);
         if (this.stopping) break;
       }
     } finally {
@@ -154,13 +154,11 @@ export class AnalyticsSynchronizer {
   }
 
   /** One event, retried until it is handled or the synchronizer stops. */
-  private async handle(event: TradeEvent, fromStream: boolean): Promise<void> {
+  private async handle(event: TradeEvent): Promise<void> {
     const sequence = BigInt(event.sequence);
     if (this.last !== null && sequence <= this.last) return;
     for (let attempt = 0; ; attempt++) {
       try {
-        // A stream whose catch-up failed delivers what comes next anyway: the outbox says what it skipped.
-        if (fromStream) await this.fillGap(sequence);
         if (await this.apply(event)) this.applied++;
         this.last = sequence;
         return;
@@ -170,24 +168,6 @@ export class AnalyticsSynchronizer {
         await this.sleep(backoff(attempt + 1));
         if (this.stopping) throw error;
       }
-    }
-  }
-
-  /** Applies trade events between the last handled one and `before` that the stream did not deliver. */
-  private async fillGap(before: bigint): Promise<void> {
-    while (this.last !== null && before > this.last + 1n) {
-      const missed = await this.db.read<TradeEvent>(
-        `select event_id as "eventId", sequence::text as sequence, topic, account_id as "accountId", symbol, payload
-         from execution.outbox o where o.sequence > ?::bigint and o.sequence < ?::bigint and o.topic = ?
-         -- o.sequence, not the text alias of the select list: text order would put 10 before 9
-         order by o.sequence limit ${PAGE}`,
-        [this.last.toString(), before.toString(), TOPIC.trade], 'primary');
-      if (missed.length) this.log.warn({ after: this.lastSequence, missed: missed.length }, 'trade events missing from the stream; applying them from the outbox');
-      for (const event of missed) {
-        if (await this.apply(event)) this.applied++;
-        this.last = BigInt(event.sequence);
-      }
-      if (missed.length < PAGE) return;
     }
   }
 
