@@ -23,6 +23,11 @@ const MAX_BACKOFF_MS = 30_000;
 export interface SynchronizerOptions {
   /** Catch up from the outbox this often: for a process that receives no live events (no Redis, no local relay). */
   pollMs?: number;
+  /**
+   * processed_events rows older than this go (default 48 h). Events are replayed only from the outbox, which keeps
+   * them for its own, shorter retention, so an older record can never be needed; the newest row (the checkpoint) stays.
+   */
+  processedRetentionMs?: number;
 }
 
 export type TradeEvent = PublishedEvent<TradeEventPayload>;
@@ -161,6 +166,7 @@ export class AnalyticsSynchronizer {
       try {
         if (await this.apply(event)) this.applied++;
         this.last = sequence;
+        await this.pruneProcessed();
         return;
       } catch (error) {
         if (this.stopping) throw error;
@@ -168,6 +174,26 @@ export class AnalyticsSynchronizer {
         await this.sleep(backoff(attempt + 1));
         if (this.stopping) throw error;
       }
+    }
+  }
+
+  private lastPrune = 0;
+
+  /** At most once a minute, a bounded batch. A failure here only delays pruning. */
+  private async pruneProcessed(): Promise<void> {
+    if (Date.now() - this.lastPrune < 60_000) return;
+    this.lastPrune = Date.now();
+    const retentionMs = this.options.processedRetentionMs ?? 48 * 3_600_000;
+    try {
+      await this.db.em().execute(
+        `delete from analytics.processed_events where (consumer, event_id) in (
+           select consumer, event_id from analytics.processed_events
+           where consumer = ? and processed_at < now() - ? * interval '1 millisecond'
+             and sequence < (select max(sequence) from analytics.processed_events where consumer = ?)
+           limit 10000)`,
+        [ANALYTICS_CONSUMER, retentionMs, ANALYTICS_CONSUMER]);
+    } catch (error) {
+      this.log.warn({ err: { message: (error as Error).message } }, 'pruning processed events failed');
     }
   }
 
