@@ -4,6 +4,16 @@
  */
 import type { NewEvent } from '../platform/outbox';
 import { toIsoUtc } from '../platform/time';
+import type { BarRow } from './market-data/market-data.repository';
+import type { OrderRow, TradeRow } from './orders/orders.repository';
+import type { PositionRow } from './positions/positions.repository';
+
+/** The shapes events are built from: repository rows, or entities with the same fields (whose nullables may be undefined). */
+type Loose<T> = { [K in keyof T]: null extends T[K] ? T[K] | undefined : T[K] };
+type OrderLike = Loose<Omit<OrderRow, 'status' | 'cursorTs'>> & { status: string };
+export type TradeLike = Loose<Omit<TradeRow, 'cursorTs'>>;
+export type PositionLike = PositionRow;
+export type BarLike = BarRow;
 
 export const TOPIC = {
   trade: 'TRADE_EXECUTED',
@@ -13,48 +23,6 @@ export const TOPIC = {
 } as const;
 
 export type OrderEventType = 'SUBMITTED' | 'AMENDED' | 'CANCELED' | 'PARTIALLY_FILLED' | 'FILLED';
-
-interface OrderLike {
-  orderId: string;
-  clientOrderId: string;
-  accountId: string;
-  symbol: string;
-  side: string;
-  type: string;
-  timeInForce: string;
-  quantity: string;
-  limitPrice?: string | null;
-  stopPrice?: string | null;
-  filledQuantity: string;
-  averageFillPrice?: string | null;
-  status: string;
-  strategy?: string | null;
-  version: number;
-  createdAt: Date | string;
-  updatedAt: Date | string;
-}
-
-export interface TradeLike {
-  tradeId: string;
-  orderId: string;
-  accountId: string;
-  symbol: string;
-  side: string;
-  quantity: string;
-  price: string;
-  executedAt: Date | string;
-  strategy?: string | null;
-}
-
-export interface PositionLike {
-  accountId: string;
-  symbol: string;
-  quantity: string;
-  averagePrice: string;
-  realizedPnl: string;
-  version: number;
-  lastUpdated: Date | string;
-}
 
 export function orderPayload(o: OrderLike) {
   return {
@@ -92,16 +60,6 @@ export function tradeEvents(trade: TradeLike, position: PositionLike, realizedDe
     { topic: TOPIC.trade, accountId: trade.accountId, symbol: trade.symbol, payload },
     { topic: TOPIC.position, accountId: position.accountId, symbol: position.symbol, payload: { position: payload.position } },
   ];
-}
-
-export interface BarLike {
-  symbol: string;
-  timestamp: string;
-  open: string;
-  high: string;
-  low: string;
-  close: string;
-  volume: string;
 }
 
 /** One event per symbol of an ingested batch, its bars oldest first. */
