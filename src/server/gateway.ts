@@ -106,6 +106,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
+    // serve.ts owns SIGINT/SIGTERM: with Apollo's own handler too, stop() ran twice and the second never resolved.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // Closes the WebSocket server (and its subscriptions) when Apollo stops.
