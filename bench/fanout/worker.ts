@@ -1,13 +1,14 @@
 /**
- * A child process of bench/fanout.ts holding the graphql-ws subscribers of one gateway, so that the bench process
- * (which sends the fills, runs the Redis baseline and takes the response times) is not slowed down by them.
+ * A child process of bench/fanout.ts (started by workers.ts) holding the graphql-ws subscribers of one gateway, so
+ * that the bench process (which sends the fills, runs the Redis baseline and takes the response times) is not slowed
+ * down by them.
  * Driven over IPC; it never runs on its own. Timestamps: `clock()`, the machine's wall clock with sub-ms resolution,
  * the same in every process of the bench.
  */
 import { performance, monitorEventLoopDelay, type EventLoopUtilization } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { createClient, type Client as WsClient } from 'graphql-ws';
-import { clock, SUBSCRIPTION, type Collected, type FromWorker, type ToWorker } from './fanout-shared';
+import { clock, SUBSCRIPTION, type Collected, type FromWorker, type ToWorker } from './shared';
 
 interface TradeEventData {
   tradeExecuted: { eventId: string; sequence: string; trade: { tradeId: string; price: string; executedAt: string } };
@@ -157,7 +158,7 @@ async function close(): Promise<void> {
 }
 
 if (!process.send) {
-  process.stderr.write('bench/fanout-worker.ts is started by bench/fanout.ts\n');
+  process.stderr.write('bench/fanout/worker.ts is started by bench/fanout.ts\n');
   process.exit(2);
 }
 // The bench going away (even killed) closes the IPC channel: do not outlive it.

@@ -1,4 +1,4 @@
-/** What bench/fanout.ts and its subscriber workers (bench/fanout-worker.ts) share: the clock, the query, the messages. */
+/** What the bench process and its subscriber workers (worker.ts) share: the clock, the query, the messages. */
 import { performance } from 'node:perf_hooks';
 
 /** Milliseconds since the epoch, sub-millisecond resolution; comparable across the bench's processes. */
