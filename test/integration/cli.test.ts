@@ -57,21 +57,26 @@ describe('tradeql command', () => {
     const port = await freePort();
     const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 30_000;
-    let body: any;
-    while (Date.now() < deadline) {
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ latestBar(symbol: "NONE") { close } }' }) });
-        body = await res.json();
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
+    try {
+      const deadline = Date.now() + 30_000;
+      let body: any;
+      while (Date.now() < deadline && child.exitCode === null) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ latestBar(symbol: "NONE") { close } }' }) });
+          body = await res.json();
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
       }
+      expect(body.data).toEqual({ latestBar: null });
+      const stoppedAt = Date.now();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    } finally {
+      // Never leave a server behind, whatever failed above.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
-    expect(body.data).toEqual({ latestBar: null });
-    const stoppedAt = Date.now();
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
   });
 });
