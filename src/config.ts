@@ -6,6 +6,8 @@ const urlList = z
   .optional()
   .transform((value) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
 const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL');
 
 const ConfigSchema = z.object({
@@ -30,6 +32,19 @@ const ConfigSchema = z.object({
   SUBSCRIBER_QUEUE_LIMIT: z.coerce.number().int().min(10).default(10_000),
   WS_KEEPALIVE_MS: z.coerce.number().int().min(100).default(12_000),
   SYNC_ENABLED: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
+  // production: no introspection (unless GRAPHQL_INTROSPECTION=true), no field suggestions in validation errors.
+  NODE_ENV: z.string().default('development'),
+  GRAPHQL_INTROSPECTION: flag.optional(),
+  // Per-operation limits (src/server/query-limits.ts): the documented queries stay well below them.
+  QUERY_MAX_DEPTH: z.coerce.number().int().min(1).default(12),
+  QUERY_MAX_ALIASES: z.coerce.number().int().min(0).default(30),
+  QUERY_MAX_TOKENS: z.coerce.number().int().min(10).default(3000),
+  QUERY_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(20),
+  QUERY_MAX_COST: z.coerce.number().int().min(1).default(50_000),
+  // Origins allowed to call the API from a browser on another origin; none: same-origin only; "*": any.
+  CORS_ORIGINS: urlList.pipe(z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'must be "*" or an origin like https://app.example.com (no path, no trailing slash)'))),
+  // A 10,000-bar ingestMarketData request is about 1.5 MB of JSON.
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
   EMBEDDED_DATA_DIR: z.string().default('.tradeql'),
   EMBEDDED_PORT: z.coerce.number().int().min(1).max(65535).default(5488),
 });

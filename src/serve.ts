@@ -19,6 +19,17 @@ export function gatewayOptions(config: Config, db: Database, log: Logger): Gatew
     subscriberQueueLimit: config.SUBSCRIBER_QUEUE_LIMIT,
     wsKeepAliveMs: config.WS_KEEPALIVE_MS,
     syncEnabled: config.SYNC_ENABLED,
+    production: config.NODE_ENV === 'production',
+    introspection: config.GRAPHQL_INTROSPECTION,
+    queryLimits: {
+      maxDepth: config.QUERY_MAX_DEPTH,
+      maxAliases: config.QUERY_MAX_ALIASES,
+      maxTokens: config.QUERY_MAX_TOKENS,
+      maxDirectives: config.QUERY_MAX_DIRECTIVES,
+      maxCost: config.QUERY_MAX_COST,
+    },
+    corsOrigins: config.CORS_ORIGINS,
+    maxBodyBytes: config.MAX_BODY_BYTES,
   };
 }
 

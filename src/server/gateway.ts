@@ -23,6 +23,8 @@ import { AnalyticsSynchronizer } from '../modules/analytics/synchronizer';
 import { createLoaders, createServices, type RequestContext, type Services } from '../modules';
 import { buildResolvers, loadTypeDefs } from './schema';
 import { createFormatError } from './format-error';
+import { DEFAULT_QUERY_LIMITS, costLimitPlugin, limitRules, wsOperationGuard, type QueryLimits } from './query-limits';
+import { DEFAULT_MAX_BODY_BYTES, httpSecurity } from './http-security';
 
 export interface GatewayOptions {
   db: Database;
@@ -34,6 +36,14 @@ export interface GatewayOptions {
   wsKeepAliveMs?: number;
   /** run the analytics synchronizer in this process */
   syncEnabled?: boolean;
+  /** NODE_ENV=production: no introspection unless `introspection`, no field suggestions in validation errors */
+  production?: boolean;
+  /** default: on outside production, off in production */
+  introspection?: boolean;
+  queryLimits?: QueryLimits;
+  /** origins allowed cross-origin; default none (same-origin only); ['*'] for any */
+  corsOrigins?: string[];
+  maxBodyBytes?: number;
 }
 
 export interface Gateway {
@@ -85,14 +95,22 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   const schema = makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers: buildResolvers() });
   const formatError = createFormatError(log);
+  const production = options.production ?? false;
+  const introspection = options.introspection ?? !production;
+  const limits = options.queryLimits ?? DEFAULT_QUERY_LIMITS;
+  const security = httpSecurity({ corsOrigins: options.corsOrigins ?? [], maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES }, log);
   const app = express();
   app.disable('x-powered-by');
+  app.use(security.headers);
   const httpServer = http.createServer(app);
 
+  const wsGuard = wsOperationGuard(schema, { limits, introspection, hideSuggestions: production });
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
   const wsCleanup = useServer(
     {
       schema,
+      // Parse, validate and cost with the same limits as HTTP; errors go back to the client, nothing runs.
+      onSubscribe: (_ctx, _id, payload) => wsGuard(payload),
       // One context per subscription; loaders without a cache, since it lives as long as the subscription.
       context: (ctx) => context(requestIdOf(ctx.extra.request.headers['x-request-id']), false),
       onNext: (_ctx, _id, _payload, _args, result) =>
@@ -106,6 +124,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
+    // Explicit rather than read from process.env, so each gateway (and test) decides.
+    nodeEnv: production ? 'production' : 'development',
+    introspection,
+    hideSchemaDetailsFromClientErrors: production,
+    parseOptions: { maxTokens: limits.maxTokens },
+    validationRules: limitRules(limits),
     // serve.ts owns SIGINT/SIGTERM: with Apollo's own handler too, stop() ran twice and the second never resolved.
     stopOnTerminationSignals: false,
     plugins: [
@@ -116,6 +140,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginLandingPageDisabled(),
       readSourcePlugin,
+      costLimitPlugin(limits.maxCost),
     ],
   });
   await apollo.start();
@@ -134,7 +159,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   app.use(
     '/graphql',
-    express.json({ limit: '10mb' }),
+    security.cors,
+    security.json,
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         const requestId = requestIdOf(req.header('x-request-id'));
@@ -143,6 +169,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       },
     }),
   );
+  app.use(security.errors);
 
   return {
     httpServer,
