@@ -27,6 +27,8 @@ const ConfigSchema = z.object({
   REPLICA_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(2_000),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
   // The relay is woken after each local commit; polling only catches rows of other processes or crashed ones.
+  // Deployments sharing one Redis must not share a channel: each would publish into the other's sequence.
+  EVENTS_CHANNEL: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/).default('tradeql.events'),
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(200),
   OUTBOX_RETENTION_HOURS: z.coerce.number().min(0).default(24),
   SUBSCRIBER_QUEUE_LIMIT: z.coerce.number().int().min(10).default(10_000),

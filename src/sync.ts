@@ -10,7 +10,7 @@ export async function runSynchronizer(config: Config, log: Logger): Promise<void
   const runtime = await openDatabase(config, log);
   if (runtime.embedded) await applyMigrations(runtime.db, log);
   else await assertMigrated(runtime.db);
-  const pubsub = createPubSub(config.REDIS_URL, log.child({ component: 'pubsub' }));
+  const pubsub = createPubSub(config.REDIS_URL, log.child({ component: 'pubsub' }), config.EVENTS_CHANNEL);
   const hub = new EventHub(runtime.db, pubsub, log.child({ component: 'event-hub' }), config.SUBSCRIBER_QUEUE_LIMIT);
   await hub.start();
   // Without Redis nothing published by other processes reaches this one: read the outbox every second instead.

@@ -11,7 +11,7 @@
 import type { Database } from './database';
 import type { Logger } from './logger';
 import type { PubSubHandle } from './pubsub';
-import { EVENTS_CHANNEL, type PublishedEvent } from './outbox';
+import type { PublishedEvent } from './outbox';
 import { AppError } from './errors';
 
 export interface StreamFilter {
@@ -36,7 +36,7 @@ export class EventHub {
   ) {}
 
   async start(): Promise<void> {
-    this.subscription = await this.pubsub.engine.subscribe(EVENTS_CHANNEL, (event: PublishedEvent) => this.onEvent(event), {});
+    this.subscription = await this.pubsub.engine.subscribe(this.pubsub.channel, (event: PublishedEvent) => this.onEvent(event), {});
     this.pubsub.onResubscribed(() => this.catchUpAll());
   }
 

@@ -15,7 +15,7 @@ import type { PoolClient } from 'pg';
 import type { Database } from './database';
 import type { Logger } from './logger';
 import type { PubSubHandle } from './pubsub';
-import { EVENTS_CHANNEL, type PublishedEvent } from './outbox';
+import type { PublishedEvent } from './outbox';
 
 const RELAY_LOCK = 7_421_114;
 const BATCH = 1000;
@@ -109,7 +109,7 @@ export class OutboxRelay {
           const batch = await this.unpublished(conn);
           if (!batch.length) break;
           // One connection publishes in order; awaiting them together keeps the pipeline full.
-          await Promise.all(batch.map((event) => this.pubsub.engine.publish(EVENTS_CHANNEL, event)));
+          await Promise.all(batch.map((event) => this.pubsub.engine.publish(this.pubsub.channel, event)));
           await conn.query('update execution.outbox set published_at = now() where sequence = any($1::bigint[])', [batch.map((e) => e.sequence)]);
           total += batch.length;
           this.published += batch.length;

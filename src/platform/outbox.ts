@@ -22,9 +22,6 @@ export interface PublishedEvent<P = any> {
   payload: P;
 }
 
-/** The one channel every event is published on: every gateway sees the whole sequence and can notice a gap. */
-export const EVENTS_CHANNEL = 'tradeql.events';
-
 export async function writeEvents(tx: EntityManager, events: NewEvent[]): Promise<void> {
   if (!events.length) return;
   const rows = events.map((e) => ({ event_id: randomUUID(), topic: e.topic, account_id: e.accountId ?? null, symbol: e.symbol ?? null, payload: e.payload }));

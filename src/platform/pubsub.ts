@@ -9,8 +9,13 @@ import { RedisPubSub } from 'graphql-redis-subscriptions';
 import Redis from 'ioredis';
 import type { Logger } from './logger';
 
+/** Deployments that share one Redis need channels of their own (EVENTS_CHANNEL). */
+export const DEFAULT_EVENTS_CHANNEL = 'tradeql.events';
+
 export interface PubSubHandle {
   engine: PubSubEngine;
+  /** The one channel every event is published on: every gateway sees the whole sequence and can notice a gap. */
+  channel: string;
   kind: 'redis' | 'memory';
   onResubscribed(listener: () => void): void;
   /** Whether a publish can reach subscribers right now. */
@@ -18,9 +23,9 @@ export interface PubSubHandle {
   close(): Promise<void>;
 }
 
-export function createPubSub(redisUrl: string | undefined, log: Logger): PubSubHandle {
+export function createPubSub(redisUrl: string | undefined, log: Logger, channel = DEFAULT_EVENTS_CHANNEL): PubSubHandle {
   if (!redisUrl) {
-    return { engine: new PubSub(), kind: 'memory', onResubscribed: () => undefined, ready: () => true, close: async () => undefined };
+    return { engine: new PubSub(), channel, kind: 'memory', onResubscribed: () => undefined, ready: () => true, close: async () => undefined };
   }
   const retryStrategy = (attempt: number) => Math.min(50 * 2 ** attempt, 2000);
   // The publisher fails fast while Redis is down (no offline queue): the relay keeps the events in the outbox and
@@ -50,6 +55,7 @@ export function createPubSub(redisUrl: string | undefined, log: Logger): PubSubH
   const engine = new RedisPubSub({ publisher, subscriber });
   return {
     engine,
+    channel,
     kind: 'redis',
     onResubscribed: (listener) => listeners.push(listener),
     ready: () => publisher.status === 'ready',

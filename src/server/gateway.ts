@@ -30,6 +30,8 @@ export interface GatewayOptions {
   db: Database;
   log: Logger;
   redisUrl?: string;
+  /** Redis channel of this deployment's events */
+  eventsChannel?: string;
   outboxPollMs?: number;
   outboxRetentionMs?: number;
   subscriberQueueLimit?: number;
@@ -75,7 +77,7 @@ const readSourcePlugin: ApolloServerPlugin<RequestContext> = {
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { db, log } = options;
   const services = createServices();
-  const pubsub = createPubSub(options.redisUrl, log.child({ component: 'pubsub' }));
+  const pubsub = createPubSub(options.redisUrl, log.child({ component: 'pubsub' }), options.eventsChannel);
   const relay = new OutboxRelay(db, pubsub, log.child({ component: 'outbox-relay' }), {
     pollMs: options.outboxPollMs ?? 200,
     retentionMs: options.outboxRetentionMs ?? 24 * 3_600_000,

@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { startTestGateway, uniqueId, type TestGateway } from '../support/gateway';
 import { openClient, subscribe, waitForStreams } from '../support/subscriber';
-import { testDatabase } from '../support/env';
+import { createOwnDatabase, testDatabase } from '../support/env';
 
 const SUBMIT = `mutation($input: SubmitOrderInput!) { submitOrder(input: $input) { orderId } }`;
 const FILL = `mutation($input: ExecuteTradeInput!) { executeTrade(input: $input) { tradeId } }`;
@@ -53,7 +53,10 @@ describe('delivery', () => {
   it('delivers all 100 fills committed while Redis was down, once each, after it returns', async () => {
     const port = await freePort();
     let redis = await startRedis(port);
-    const gw = await startTestGateway({ REDIS_URL: `redis://127.0.0.1:${port}`, SYNC_ENABLED: 'false', OUTBOX_POLL_MS: '100' });
+    // A database of its own: a relay on this private Redis would otherwise publish other files' events where their
+    // subscribers never listen.
+    const own = await createOwnDatabase('tradeql_dlv');
+    const gw = await startTestGateway({ DATABASE_URL: own.url, DATABASE_REPLICA_URLS: '', REDIS_URL: `redis://127.0.0.1:${port}`, SYNC_ENABLED: 'false', OUTBOX_POLL_MS: '100' });
     const client = openClient(gw.wsUrl);
     try {
       const acc = await setup(gw);
@@ -78,6 +81,7 @@ describe('delivery', () => {
       await client.dispose();
       await gw.stop();
       await stopRedis(redis);
+      await own.drop();
     }
   });
 

@@ -4,7 +4,8 @@
  */
 import Redis from 'ioredis';
 import { startTestGateway, uniqueId, type TestGateway } from '../support/gateway';
-import { EVENTS_CHANNEL, type PublishedEvent } from '../../src/platform/outbox';
+import type { PublishedEvent } from '../../src/platform/outbox';
+import { DEFAULT_EVENTS_CHANNEL as EVENTS_CHANNEL } from '../../src/platform/pubsub';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 

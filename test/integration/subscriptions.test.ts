@@ -1,6 +1,7 @@
 /** Subscriptions over graphql-ws against the real gateway, with Redis: payloads, filters, resume, two instances. */
 import type { Client } from 'graphql-ws';
 import { startTestGateway, uniqueId, type TestGateway } from '../support/gateway';
+import { createOwnDatabase } from '../support/env';
 import { openClient, subscribe, waitForStreams } from '../support/subscriber';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -133,6 +134,25 @@ describe('subscriptions', () => {
     expect(seqs.every((s, i) => i === 0 || s > seqs[i - 1])).toBe(true);
     await new Promise((r) => setTimeout(r, 200));
     expect(resumed.events).toHaveLength(51);
+  });
+
+  it('works without Redis on one instance (the in-process pub/sub of the embedded default)', async () => {
+    const own = await createOwnDatabase('tradeql_mem');
+    const solo = await startTestGateway({ DATABASE_URL: own.url, DATABASE_REPLICA_URLS: '', REDIS_URL: '', SYNC_ENABLED: 'false' });
+    const c = openClient(solo.wsUrl);
+    try {
+      expect(solo.gateway.relay).toBeDefined();
+      const acc = await account(solo);
+      const sub = subscribe(c, `subscription($a: ID!) { orderUpdated(accountId: $a) { type order { orderId } } }`, { a: acc });
+      await waitForStreams(solo.gateway.hub, 1);
+      const id = await order(solo, acc, `M${tag}`);
+      const [e] = await sub.waitFor(1);
+      expect(e.orderUpdated).toEqual({ type: 'SUBMITTED', order: { orderId: id } });
+    } finally {
+      await c.dispose();
+      await solo.stop();
+      await own.drop();
+    }
   });
 
   it('refuses bad subscription arguments with BAD_USER_INPUT', async () => {

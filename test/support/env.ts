@@ -1,3 +1,7 @@
+import { Client } from 'pg';
+import { initOrm, migrate } from '../../src/platform/orm';
+import { entities } from '../../src/entities';
+
 /** Where the tests find PostgreSQL: the local primary (5432) and the streaming replica the setup starts (5433). */
 export interface TestEnv {
   adminUrl: string;
@@ -26,4 +30,31 @@ export function testDatabase(): { databaseUrl: string; replicaUrl: string } {
   const replicaUrl = process.env.TQ_TEST_REPLICA_URL;
   if (!databaseUrl || !replicaUrl) throw new Error('integration tests need the global setup (run them through jest)');
   return { databaseUrl, replicaUrl };
+}
+
+/**
+ * A migrated database of a test file's own (primary only), for tests that must not share the run's database: e.g. a
+ * gateway on a private Redis would publish, and so take, the shared outbox's events.
+ */
+export async function createOwnDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${process.pid}_${Date.now().toString(36)}`;
+  const admin = async (sql: string) => {
+    const c = new Client({ connectionString: testEnv().adminUrl });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`create database ${name}`);
+  const url = withDatabase(testEnv().adminUrl, name);
+  const orm = await initOrm({ databaseUrl: url, replicaUrls: [], entities, poolSize: 2, poolOverflow: 0, acquireTimeoutMs: 10_000,
+    recycleMs: 3_600_000, statementTimeoutMs: 60_000, replicaConnectTimeoutMs: 1000 });
+  try {
+    await migrate(orm);
+  } finally {
+    await orm.close(true);
+  }
+  return { url, drop: () => admin(`drop database if exists ${name} with (force)`) };
 }

@@ -50,6 +50,11 @@ export async function startTestGateway(env: Record<string, string> = {}, options
     DATABASE_REPLICA_URLS: replicaUrl,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DB_POOL_SIZE: '10',
+    // Every gateway on the shared database publishes through the same Redis, as one deployment does: a relay on an
+    // in-process bus would take the shared outbox's events where no other gateway can hear them.
+    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    // A gateway on a database of its own gets a channel of its own, as a separate deployment would.
+    ...(env.DATABASE_URL && env.DATABASE_URL !== databaseUrl ? { EVENTS_CHANNEL: `tradeql.events.${new URL(env.DATABASE_URL).pathname.slice(1)}` } : {}),
     ...env,
   });
   const log = createLogger(config.LOG_LEVEL);
