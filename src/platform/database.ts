@@ -34,8 +34,11 @@ export class Database {
     }
   }
 
+  /** Called with where each read was served (metrics). */
+  readonly readListeners: ((target: ReadTarget) => void)[] = [];
+
   /** The primary's connection and every replica's (MikroORM keeps replicas in a protected field). */
-  private connections() {
+  connections() {
     const driver = this.orm.em.getDriver();
     const replicas = (driver as unknown as { replicas?: ReturnType<typeof driver.getConnection>[] }).replicas ?? [];
     return [driver.getConnection('write'), ...replicas];
@@ -61,16 +64,21 @@ export class Database {
     const target = this.readTarget(prefer);
     try {
       const rows = await this.execute<T>(target, sql, params);
-      observer?.onRead?.(target);
+      this.served(target, observer);
       return rows;
     } catch (error) {
       if (target !== 'replica' || !isConnectionError(error)) throw error;
       this.replicaDownUntil = Date.now() + this.options.replicaRetryMs;
       this.log.warn({ err: { message: (error as Error).message }, retryInMs: this.options.replicaRetryMs }, 'read replica unavailable; reading from the primary');
       const rows = await this.execute<T>('primary', sql, params);
-      observer?.onRead?.('primary');
+      this.served('primary', observer);
       return rows;
     }
+  }
+
+  private served(target: ReadTarget, observer?: QueryObserver): void {
+    observer?.onRead?.(target);
+    for (const listener of this.readListeners) listener(target);
   }
 
   private async execute<T>(target: ReadTarget, sql: string, params: unknown[]): Promise<T[]> {
