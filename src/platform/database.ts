@@ -15,6 +15,8 @@ type Row = Record<string, any>;
 
 export interface QueryObserver {
   onRead?(target: ReadTarget): void;
+  /** which replica (0-based) this caller reads from; a random one otherwise */
+  replica?: number;
 }
 
 export class Database {
@@ -63,7 +65,7 @@ export class Database {
   async read<T extends Row = Row>(sql: string, params: unknown[] = [], prefer: ReadTarget = 'replica', observer?: QueryObserver): Promise<T[]> {
     const target = this.readTarget(prefer);
     try {
-      const rows = await this.execute<T>(target, sql, params);
+      const rows = await this.execute<T>(target, sql, params, observer?.replica);
       this.served(target, observer);
       return rows;
     } catch (error) {
@@ -81,8 +83,16 @@ export class Database {
     for (const listener of this.readListeners) listener(target);
   }
 
-  private async execute<T>(target: ReadTarget, sql: string, params: unknown[]): Promise<T[]> {
-    const connection = this.orm.em.getConnection(target === 'replica' ? 'read' : 'write');
+  /** How many replicas are configured (a caller may pin one, e.g. the one it checked for a consistency token). */
+  get replicaCount(): number {
+    return this.connections().length - 1;
+  }
+
+  private async execute<T>(target: ReadTarget, sql: string, params: unknown[], replica?: number): Promise<T[]> {
+    const connections = this.connections();
+    const connection = target === 'primary' || connections.length === 1
+      ? connections[0]
+      : connections[1 + ((replica ?? Math.floor(Math.random() * (connections.length - 1))) % (connections.length - 1))];
     return connection.execute<T[]>(sql, params, 'all');
   }
 

@@ -15,7 +15,8 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { Database } from '../platform/database';
 import type { Logger } from '../platform/logger';
-import { ReadSession } from '../platform/read-session';
+import { ReadSession, type ConsistencyOptions } from '../platform/read-session';
+import { CONSISTENCY_HEADER, consistencyFrom, consistencyTokenPlugin } from './consistency';
 import { createPubSub } from '../platform/pubsub';
 import { OutboxRelay } from '../platform/outbox-relay';
 import { EventHub } from '../platform/event-hub';
@@ -30,6 +31,8 @@ export interface GatewayOptions {
   db: Database;
   log: Logger;
   redisUrl?: string;
+  /** how long a read with a consistency token waits for the replica before using the primary */
+  consistencyWaitMs?: number;
   /** Redis channel of this deployment's events */
   eventsChannel?: string;
   outboxPollMs?: number;
@@ -88,8 +91,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const synchronizer = options.syncEnabled ? new AnalyticsSynchronizer(db, hub, log.child({ component: 'analytics-sync' })) : undefined;
   synchronizer?.start();
 
-  const context = (requestId: string, cache: boolean): RequestContext => {
-    const scope = { db, reads: new ReadSession(db), log: log.child({ requestId }), outbox: relay };
+  const context = (requestId: string, cache: boolean, consistency: ConsistencyOptions = {}): RequestContext => {
+    const scope = { db, reads: new ReadSession(db, 'replica', consistency), log: log.child({ requestId }), outbox: relay };
     return { scope, services, loaders: createLoaders(scope, services, { cache }), hub, requestId };
   };
   const requestIdOf = (header: string | string[] | undefined) =>
@@ -142,6 +145,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginLandingPageDisabled(),
       readSourcePlugin,
+      consistencyTokenPlugin(db),
       costLimitPlugin(limits.maxCost),
     ],
   });
@@ -167,7 +171,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       context: async ({ req, res }) => {
         const requestId = requestIdOf(req.header('x-request-id'));
         res.setHeader('x-request-id', requestId);
-        return context(requestId, true);
+        return context(requestId, true, consistencyFrom(req.header(CONSISTENCY_HEADER), options.consistencyWaitMs ?? 100));
       },
     }),
   );

@@ -30,7 +30,7 @@ export function httpSecurity(options: HttpSecurityOptions, log: Logger): HttpSec
     contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
   });
   const origin = corsOrigins.includes('*') ? '*' : corsOrigins.length ? corsOrigins : false;
-  const corsHandler = cors({ origin, methods: ['GET', 'POST'], exposedHeaders: ['x-request-id'], maxAge: 600 });
+  const corsHandler = cors({ origin, methods: ['GET', 'POST'], exposedHeaders: ['x-request-id', 'x-consistency-token'], maxAge: 600 });
   const json = express.json({ limit: maxBodyBytes });
 
   const errors: ErrorRequestHandler = (err, _req, res, next) => {
