@@ -24,6 +24,7 @@ import { AnalyticsSynchronizer } from '../modules/analytics/synchronizer';
 import { createLoaders, createServices, type RequestContext, type Services } from '../modules';
 import { buildResolvers, loadTypeDefs } from './schema';
 import { createFormatError } from './format-error';
+import { mountHealth } from './health';
 import { DEFAULT_QUERY_LIMITS, costLimitPlugin, limitRules, wsOperationGuard, type QueryLimits } from './query-limits';
 import { DEFAULT_MAX_BODY_BYTES, httpSecurity } from './http-security';
 
@@ -151,17 +152,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   await apollo.start();
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    try {
-      await db.read('select 1', [], 'primary');
-      res.json({ status: 'ready', primary: 'ok', pubsub: pubsub.ready() ? 'ok' : 'unavailable' });
-    } catch {
-      res.status(503).json({ status: 'not ready', primary: 'unreachable' });
-    }
-  });
+  mountHealth(app, db, pubsub);
 
   app.use(
     '/graphql',
