@@ -24,6 +24,13 @@ function sessionOptions(statementTimeoutMs: number): string {
   return `-c TimeZone=UTC -c statement_timeout=${statementTimeoutMs}`;
 }
 
+/** knex's own warnings (e.g. a dropped connection) go to our log, not to the console. */
+function knexLog(logger?: Logger) {
+  const log = logger?.child({ component: 'knex' });
+  const write = (level: 'warn' | 'error' | 'debug') => (message: unknown) => log?.[level]({ detail: String(message) }, 'knex');
+  return { warn: write('warn'), error: write('error'), deprecate: write('debug'), debug: write('debug') };
+}
+
 export function ormOptions(s: OrmSettings): Options {
   const pool = {
     min: 0,
@@ -42,7 +49,7 @@ export function ormOptions(s: OrmSettings): Options {
     discovery: { warnWhenNoEntities: false },
     extensions: [Migrator],
     pool,
-    driverOptions: { connection: { options: sessionOptions(s.statementTimeoutMs) } },
+    driverOptions: { connection: { options: sessionOptions(s.statementTimeoutMs) }, log: knexLog(s.logger) },
     replicas: s.replicaUrls.map((clientUrl, i) => ({
       name: `replica-${i + 1}`,
       clientUrl,
@@ -50,6 +57,7 @@ export function ormOptions(s: OrmSettings): Options {
       pool: { ...pool, acquireTimeoutMillis: s.replicaConnectTimeoutMs + 500 },
       driverOptions: {
         connection: { options: sessionOptions(s.statementTimeoutMs), connectionTimeoutMillis: s.replicaConnectTimeoutMs },
+        log: knexLog(s.logger),
       },
     })),
     preferReadReplicas: true,
