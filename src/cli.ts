@@ -1,4 +1,4 @@
-/** `tradeql <command>`: serve, migrate, seed, sync. */
+/** `tradeql <command>`: serve, migrate, seed, sync, maintain. */
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger, type Logger } from './platform/logger';
@@ -7,6 +7,10 @@ import { serve } from './serve';
 import { seedDemo } from './modules/ops/demo-seed';
 import { runSynchronizer } from './sync';
 import { rebuildAnalytics } from './modules/analytics/rebuild';
+import type { Database } from './platform/database';
+import { ensurePartitions } from './modules/ops/partitions';
+import { applyRetention } from './modules/ops/retention';
+import { analyze, vacuumAnalyze } from './modules/ops/vacuum';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -100,6 +104,78 @@ program
       }
     })(),
   );
+
+// --- maintain: jobs for cron or an operator; each logs one line with its counts and prints its report as JSON ---
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number >= 0');
+  return n;
+}
+
+/** One maintenance job on a migrated database (the embedded one is migrated first, as for seed). */
+function maintenanceJob<T>(job: string, work: (db: Database, config: Config, log: Logger) => Promise<T>, warning?: (report: T) => string | undefined) {
+  return run(async (config, log) => {
+    const runtime = await openDatabase(config, log);
+    let report: T;
+    try {
+      if (runtime.embedded) await applyMigrations(runtime.db, log);
+      else await assertMigrated(runtime.db);
+      const started = Date.now();
+      report = await work(runtime.db, config, log.child({ job }));
+      const problem = warning?.(report);
+      if (problem) log.warn({ job, ms: Date.now() - started, report }, problem);
+      else log.info({ job, ms: Date.now() - started, report }, 'maintenance job done');
+    } finally {
+      await runtime.close();
+    }
+    // pino writes asynchronously: flush its lines first so the report is always stdout's last line.
+    await new Promise<void>((resolve) => log.flush(() => resolve()));
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  });
+}
+
+const maintain = program.command('maintain').description('maintenance jobs: partitions, retention, vacuum-analyze, analyze');
+
+maintain
+  .command('partitions')
+  .description('create the market-data partitions of this month and the next N (idempotent); warn about rows left in the default partition')
+  .option('--ahead <n>', 'months after the current one', wholeNumber, 3)
+  .action((options: { ahead: number }) =>
+    maintenanceJob('partitions', (db) => ensurePartitions(db, { ahead: options.ahead }), (report) =>
+      report.defaultRows > 0 ? `${report.defaultRows} market-data row(s) in the default partition: months without a partition` : undefined,
+    )(),
+  );
+
+maintain
+  .command('retention')
+  .description('archive old system logs, delete old published outbox rows (and old audit rows with --audit-days), in short batches')
+  .option('--days <n>', 'archive logging.system_logs older than N days', positiveInt, 30)
+  .option('--outbox-hours <n>', 'delete published outbox rows older than N hours (default OUTBOX_RETENTION_HOURS)', wholeNumber)
+  .option('--audit-days <n>', 'delete logging.audit_log rows older than N days (default: keep them)', positiveInt)
+  .option('--batch-size <n>', 'rows per batch, one transaction each', positiveInt, 5000)
+  .action((options: { days: number; outboxHours?: number; auditDays?: number; batchSize: number }) =>
+    maintenanceJob('retention', (db, config, log) =>
+      applyRetention(db, {
+        days: options.days,
+        outboxHours: options.outboxHours ?? config.OUTBOX_RETENTION_HOURS,
+        auditDays: options.auditDays,
+        batchSize: options.batchSize,
+        log,
+      }),
+    )(),
+  );
+
+maintain
+  .command('vacuum-analyze')
+  .argument('[tables...]', 'schema.table names (default: every table of the project\'s schemas)')
+  .description('VACUUM (ANALYZE) the tables, one at a time')
+  .action((tables: string[]) => maintenanceJob('vacuum-analyze', (db) => vacuumAnalyze(db, tables))());
+
+maintain
+  .command('analyze')
+  .argument('[tables...]', 'schema.table names (default: every table of the project\'s schemas)')
+  .description('ANALYZE the tables, one at a time')
+  .action((tables: string[]) => maintenanceJob('analyze', (db) => analyze(db, tables))());
 
 program.parseAsync(process.argv).catch((error) => {
   process.stderr.write(`tradeql: ${(error as Error).message}\n`);
