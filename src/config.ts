@@ -49,6 +49,10 @@ const ConfigSchema = z.object({
   CORS_ORIGINS: urlList.pipe(z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'must be "*" or an origin like https://app.example.com (no path, no trailing slash)'))),
   // A 10,000-bar ingestMarketData request is about 1.5 MB of JSON.
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
+  // GET /metrics (Prometheus) has no authentication: keep it off the public network, or turn it off.
+  METRICS_ENABLED: flag.default(true),
+  // Statements slower than this count as slow (tradeql_sql_slow_statements_total).
+  SLOW_QUERY_MS: z.coerce.number().int().min(1).default(1000),
   EMBEDDED_DATA_DIR: z.string().default('.tradeql'),
   EMBEDDED_PORT: z.coerce.number().int().min(1).max(65535).default(5488),
 });

@@ -32,6 +32,8 @@ export function gatewayOptions(config: Config, db: Database, log: Logger): Gatew
     },
     corsOrigins: config.CORS_ORIGINS,
     maxBodyBytes: config.MAX_BODY_BYTES,
+    metricsEnabled: config.METRICS_ENABLED,
+    slowQueryMs: config.SLOW_QUERY_MS,
   };
 }
 

@@ -27,6 +27,8 @@ import { createFormatError } from './format-error';
 import { mountHealth } from './health';
 import { DEFAULT_QUERY_LIMITS, costLimitPlugin, limitRules, wsOperationGuard, type QueryLimits } from './query-limits';
 import { DEFAULT_MAX_BODY_BYTES, httpSecurity } from './http-security';
+import { GatewayMetrics } from '../platform/metrics';
+import { metricsPlugin, withWsMetrics } from './metrics-plugin';
 
 export interface GatewayOptions {
   db: Database;
@@ -50,6 +52,10 @@ export interface GatewayOptions {
   /** origins allowed cross-origin; default none (same-origin only); ['*'] for any */
   corsOrigins?: string[];
   maxBodyBytes?: number;
+  /** GET /metrics (Prometheus); default on. It has no authentication: not for the public network. */
+  metricsEnabled?: boolean;
+  /** statements slower than this count as slow in the metrics */
+  slowQueryMs?: number;
 }
 
 export interface Gateway {
@@ -112,8 +118,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   const wsGuard = wsOperationGuard(schema, { limits, introspection, hideSuggestions: production });
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const metrics = options.metricsEnabled === false ? undefined
+    : new GatewayMetrics({ db, log: log.child({ component: 'metrics' }), relay, hub, wsServer, slowQueryMs: options.slowQueryMs ?? 1000 });
   const wsCleanup = useServer(
-    {
+    withWsMetrics(metrics, {
       schema,
       // Parse, validate and cost with the same limits as HTTP; errors go back to the client, nothing runs.
       onSubscribe: (_ctx, _id, payload) => wsGuard(payload),
@@ -121,7 +129,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       context: (ctx) => context(requestIdOf(ctx.extra.request.headers['x-request-id']), false),
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined,
-    },
+    }),
     wsServer,
     options.wsKeepAliveMs ?? 12_000,
   );
@@ -148,11 +156,24 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       readSourcePlugin,
       consistencyTokenPlugin(db),
       costLimitPlugin(limits.maxCost),
+      ...(metrics ? [metricsPlugin<RequestContext>(metrics)] : []),
     ],
   });
   await apollo.start();
 
   mountHealth(app, db, pubsub);
+
+  if (metrics) {
+    app.get('/metrics', async (_req, res) => {
+      try {
+        const body = await metrics.scrape();
+        res.type(metrics.contentType).send(body);
+      } catch (error) {
+        log.warn({ err: { message: (error as Error).message } }, 'metrics scrape failed');
+        res.status(500).type('text/plain').send('metrics unavailable\n');
+      }
+    });
+  }
 
   app.use(
     '/graphql',
@@ -191,6 +212,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await relay.stop();
       await hub.stop();
       await pubsub.close();
+      metrics?.close();
     },
   };
 }
