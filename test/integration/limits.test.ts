@@ -233,7 +233,7 @@ describe('HTTP', () => {
     const body = JSON.stringify({ query: '{ __typename }' });
     const allowed = await send(gw.url, { body, headers: { origin: ORIGIN } });
     expect(allowed.headers.get('access-control-allow-origin')).toBe(ORIGIN);
-    expect(allowed.headers.get('access-control-expose-headers')).toBe('x-request-id');
+    expect(allowed.headers.get('access-control-expose-headers')).toBe('x-request-id,x-consistency-token');
     const other = await send(gw.url, { body, headers: { origin: 'https://evil.example.net' } });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
 
