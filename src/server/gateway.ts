@@ -25,6 +25,7 @@ import { createLoaders, createServices, type RequestContext, type Services } fro
 import { buildResolvers, loadTypeDefs } from './schema';
 import { createFormatError } from './format-error';
 import { mountHealth } from './health';
+import { Drain } from './drain';
 import { DEFAULT_QUERY_LIMITS, costLimitPlugin, limitRules, wsOperationGuard, type QueryLimits } from './query-limits';
 import { DEFAULT_MAX_BODY_BYTES, httpSecurity } from './http-security';
 import { GatewayMetrics } from '../platform/metrics';
@@ -161,7 +162,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   await apollo.start();
 
-  mountHealth(app, db, pubsub);
+  const drain = new Drain();
+  mountHealth(app, db, pubsub, () => drain.draining);
 
   if (metrics) {
     app.get('/metrics', async (_req, res) => {
@@ -177,6 +179,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   app.use(
     '/graphql',
+    drain.middleware,
     security.cors,
     security.json,
     expressMiddleware(apollo, {
@@ -206,9 +209,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         });
       });
     },
+    /**
+     * Graceful: first drain (readiness fails, new requests get 503 + Retry-After, running ones finish); then Apollo
+     * closes the listener and the WebSockets (1001, going away: clients reconnect elsewhere and resume with
+     * afterSequence); then the relay publishes what was committed before it stops. The caller closes the pools.
+     */
     async stop() {
+      drain.begin();
+      await drain.settled();
       await apollo.stop();
       await synchronizer?.stop();
+      await relay.runOnce();
       await relay.stop();
       await hub.stop();
       await pubsub.close();

@@ -57,11 +57,15 @@ export async function readiness(db: Database, pubsub: PubSubHandle): Promise<{ r
   return { ready: Object.values(checks).every((c) => c.status === 'ok'), checks };
 }
 
-export function mountHealth(app: Express, db: Database, pubsub: PubSubHandle): void {
+export function mountHealth(app: Express, db: Database, pubsub: PubSubHandle, draining: () => boolean = () => false): void {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
+    if (draining()) {
+      res.status(503).json({ status: 'shutting down', checks: {} });
+      return;
+    }
     const { ready, checks } = await readiness(db, pubsub);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
   });
