@@ -1,8 +1,10 @@
 /** The migrations, in order. Listed explicitly so they run the same from sources, from dist/ and under jest. */
 import { Migration20261126000001_schemas } from './Migration20261126000001_schemas';
 import { Migration20261126000002_outbox } from './Migration20261126000002_outbox';
+import { Migration20261127000003_api_keys } from './Migration20261127000003_api_keys';
 
 export const migrationsList = [
   { name: 'Migration20261126000001_schemas', class: Migration20261126000001_schemas },
   { name: 'Migration20261126000002_outbox', class: Migration20261126000002_outbox },
+  { name: 'Migration20261127000003_api_keys', class: Migration20261127000003_api_keys },
 ];

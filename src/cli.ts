@@ -1,4 +1,4 @@
-/** `tradeql <command>`: serve, migrate, seed, sync, maintain. */
+/** `tradeql <command>`: serve, migrate, seed, sync, maintain, apikey. */
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger, type Logger } from './platform/logger';
@@ -11,6 +11,7 @@ import type { Database } from './platform/database';
 import { ensurePartitions } from './modules/ops/partitions';
 import { applyRetention } from './modules/ops/retention';
 import { analyze, vacuumAnalyze } from './modules/ops/vacuum';
+import * as apiKeys from './modules/accounts/api-keys.service';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -176,6 +177,54 @@ maintain
   .argument('[tables...]', 'schema.table names (default: every table of the project\'s schemas)')
   .description('ANALYZE the tables, one at a time')
   .action((tables: string[]) => maintenanceJob('analyze', (db) => analyze(db, tables))());
+
+// --- apikey: create (the key is printed once, alone on stdout's last line), list (no secrets), revoke ---
+/** Runs `work` on a migrated database, then prints its stdout lines after the log's, so the last line is the result. */
+function apikeyCommand(work: (db: Database) => Promise<string[]>) {
+  return run(async (config, log) => {
+    const runtime = await openDatabase(config, log);
+    let lines: string[];
+    try {
+      if (runtime.embedded) await applyMigrations(runtime.db, log);
+      else await assertMigrated(runtime.db);
+      lines = await work(runtime.db);
+    } finally {
+      await runtime.close();
+    }
+    await new Promise<void>((resolve) => log.flush(() => resolve()));
+    for (const line of lines) process.stdout.write(`${line}\n`);
+  });
+}
+
+const apikey = program.command('apikey').description('API keys: create, list, revoke');
+
+apikey
+  .command('create')
+  .description('create an API key and print it once, alone on the last line of stdout (only its hash is stored)')
+  .requiredOption('--role <role>', 'viewer (reads its accounts), trader (also trades them) or admin (every account, operations)')
+  .option('--account <id>', 'an account the key is for; repeat for several (viewer and trader need at least one)',
+    (value: string, previous: string[]) => [...previous, value], [] as string[])
+  .option('--name <name>', 'a label shown in listings (1-100 characters)')
+  .action((options: { role: string; account: string[]; name?: string }) =>
+    apikeyCommand(async (db) => {
+      const created = await apiKeys.create(db, { role: options.role, accountIds: options.account, name: options.name });
+      const accounts = created.accountIds.length ? created.accountIds.join(', ') : created.role === 'admin' ? 'all' : 'none';
+      process.stderr.write(`API key ${created.keyId} created: role ${created.role}, accounts ${accounts}, name "${created.name}". `
+        + 'The key is the last line of stdout and is shown only this once.\n');
+      return [created.key];
+    })(),
+  );
+
+apikey
+  .command('list')
+  .description('list the API keys as JSON lines (id, name, role, prefix, accounts, dates): never a key or its hash')
+  .action(() => apikeyCommand(async (db) => (await apiKeys.list(db)).map((k) => JSON.stringify(k)))());
+
+apikey
+  .command('revoke')
+  .argument('<keyId>', 'the key\'s id (see `apikey list`)')
+  .description('revoke an API key at once; revoking a revoked key is a no-op')
+  .action((keyId: string) => apikeyCommand(async (db) => [JSON.stringify(await apiKeys.revoke(db, keyId))])());
 
 program.parseAsync(process.argv).catch((error) => {
   process.stderr.write(`tradeql: ${(error as Error).message}\n`);
