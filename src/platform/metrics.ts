@@ -18,6 +18,8 @@ export interface MetricsSources {
   relay: { published: number };
   /** `size`: live subscription streams */
   hub: { size: number };
+  /** the gateway's statement timer (shared with the query-performance tracking) */
+  statements: StatementTimer;
   /** the graphql-ws WebSocket server: its open sockets */
   wsServer: { clients: Set<unknown> };
   slowQueryMs: number;
@@ -49,6 +51,73 @@ const OUTBOX_SQL = `
 const REPLICA_LAG_SQL = `
   select case when pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() then 0
               else coalesce(greatest(0, extract(epoch from now() - pg_last_xact_replay_timestamp())), 0) end as lag`;
+
+export interface TimedStatement {
+  connection: 'primary' | 'replica';
+  /** the SQL as knex sent it: placeholders, never the bound values */
+  sql: string;
+  ms: number;
+  failed: boolean;
+}
+
+/**
+ * Times every statement on the database's connections from knex's events ('query' to 'query-response' or
+ * 'query-error', matched by the query's uid), once, for every listener: the metrics and the query-performance
+ * tracking. Listeners are called in the async context of the call that ran the statement.
+ */
+export class StatementTimer {
+  private readonly listeners = new Set<(statement: TimedStatement) => void>();
+  private readonly detach: (() => void)[] = [];
+
+  constructor(db: Database) {
+    db.connections().forEach((connection, i) => {
+      const kind = i === 0 ? 'primary' : 'replica';
+      const started = new Map<string, number>();
+      // BEGIN/COMMIT of transactions have no uid and no response event: they are not timed.
+      const onQuery = (query: { __knexQueryUid?: string }) => {
+        if (!query.__knexQueryUid) return;
+        started.set(query.__knexQueryUid, performance.now());
+        if (started.size > MAX_IN_FLIGHT) started.delete(started.keys().next().value as string);
+      };
+      const onDone = (query: KnexQuery | undefined, failed: boolean) => {
+        const start = query?.__knexQueryUid ? started.get(query.__knexQueryUid) : undefined;
+        if (start === undefined) return;
+        started.delete(query!.__knexQueryUid!);
+        const timed = { connection: kind, sql: query!.sql ?? '', ms: performance.now() - start, failed } as const;
+        for (const listener of this.listeners) {
+          try {
+            listener(timed);
+          } catch {
+            // Runs inside knex's event: a listener's failure must never fail the statement.
+          }
+        }
+      };
+      const onResponse = (_response: unknown, query: KnexQuery) => onDone(query, false);
+      const onError = (_error: unknown, query: KnexQuery) => onDone(query, true);
+      const knex = connection.getKnex();
+      knex.on('query', onQuery).on('query-response', onResponse).on('query-error', onError);
+      this.detach.push(() => {
+        knex.off('query', onQuery).off('query-response', onResponse).off('query-error', onError);
+      });
+    });
+  }
+
+  /** Returns the function that stops listening. */
+  listen(listener: (statement: TimedStatement) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): void {
+    for (const undo of this.detach.splice(0)) undo();
+    this.listeners.clear();
+  }
+}
+
+interface KnexQuery {
+  __knexQueryUid?: string;
+  sql?: string;
+}
 
 /** Bounds an operation name for a label: at most 64 characters of [A-Za-z0-9_], else "invalid"; none: "anonymous". */
 export function operationLabel(name: string | null | undefined): string {
@@ -155,36 +224,19 @@ export class GatewayMetrics {
     this.registry.clear();
   }
 
-  /** Statement times from knex's events, per connection kind, matched by the query's uid. */
+  /** Statement times, per connection kind, and the slow ones. */
   private instrumentStatements(): void {
     const statements = new Histogram({ name: 'tradeql_sql_statement_duration_seconds', help: 'SQL statement time, from knex query to response or error', labelNames: ['connection'], buckets: SQL_SECONDS, registers: [this.registry] });
     const slow = new Counter({ name: 'tradeql_sql_slow_statements_total', help: `SQL statements slower than SLOW_QUERY_MS (${this.sources.slowQueryMs} ms)`, labelNames: ['connection'], registers: [this.registry] });
-    this.sources.db.connections().forEach((connection, i) => {
-      const label = { connection: i === 0 ? 'primary' : 'replica' };
-      statements.zero(label);
-      slow.inc(label, 0);
-      const started = new Map<string, number>();
-      // BEGIN/COMMIT of transactions have no uid and no response event: they are not timed.
-      const onQuery = (query: { __knexQueryUid?: string }) => {
-        if (!query.__knexQueryUid) return;
-        started.set(query.__knexQueryUid, performance.now());
-        if (started.size > MAX_IN_FLIGHT) started.delete(started.keys().next().value as string);
-      };
-      const onDone = (query: { __knexQueryUid?: string } | undefined) => {
-        const start = query?.__knexQueryUid ? started.get(query.__knexQueryUid) : undefined;
-        if (start === undefined) return;
-        started.delete(query!.__knexQueryUid!);
-        const ms = performance.now() - start;
-        statements.observe(label, ms / 1000);
-        if (ms > this.sources.slowQueryMs) slow.inc(label);
-      };
-      const onResponse = (_response: unknown, query: { __knexQueryUid?: string }) => onDone(query);
-      const knex = connection.getKnex();
-      knex.on('query', onQuery).on('query-response', onResponse).on('query-error', onResponse);
-      this.detach.push(() => {
-        knex.off('query', onQuery).off('query-response', onResponse).off('query-error', onResponse);
-      });
-    });
+    for (const connection of ['primary', 'replica'] as const) {
+      if (connection === 'replica' && this.sources.db.connections().length < 2) continue;
+      statements.zero({ connection });
+      slow.inc({ connection }, 0);
+    }
+    this.detach.push(this.sources.statements.listen(({ connection, ms }) => {
+      statements.observe({ connection }, ms / 1000);
+      if (ms > this.sources.slowQueryMs) slow.inc({ connection });
+    }));
   }
 
   private collectPools(): void {

@@ -28,7 +28,17 @@ import { mountHealth } from './health';
 import { Drain } from './drain';
 import { DEFAULT_QUERY_LIMITS, costLimitPlugin, limitRules, wsOperationGuard, type QueryLimits } from './query-limits';
 import { DEFAULT_MAX_BODY_BYTES, httpSecurity } from './http-security';
-import { GatewayMetrics } from '../platform/metrics';
+import { GatewayMetrics, StatementTimer } from '../platform/metrics';
+import { background, contextualExecution, describeOperation, requestContext, rootFieldServices } from '../platform/request-context';
+import { QueryPerformance } from '../platform/query-performance';
+import { SystemLog } from '../platform/system-log';
+import { accountsResolvers } from '../modules/accounts/accounts.resolvers';
+import { analyticsResolvers } from '../modules/analytics/analytics.resolvers';
+import { marketDataResolvers } from '../modules/market-data/market-data.resolvers';
+import { opsResolvers } from '../modules/ops/ops.resolvers';
+import { ordersResolvers } from '../modules/orders/orders.resolvers';
+import { positionsResolvers } from '../modules/positions/positions.resolvers';
+import { subscriptionResolvers } from '../modules/subscriptions.resolvers';
 import { metricsPlugin, withWsMetrics } from './metrics-plugin';
 
 export interface GatewayOptions {
@@ -55,8 +65,10 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
   /** GET /metrics (Prometheus); default on. It has no authentication: not for the public network. */
   metricsEnabled?: boolean;
-  /** statements slower than this count as slow in the metrics */
+  /** statements slower than this count as slow (metrics, the warn log and logging.performance_logs) */
   slowQueryMs?: number;
+  /** how often slow statements and warnings are written to the logging tables (default 500 ms) */
+  monitoringFlushMs?: number;
 }
 
 export interface Gateway {
@@ -65,11 +77,33 @@ export interface Gateway {
   hub: EventHub;
   synchronizer?: AnalyticsSynchronizer;
   services: Services;
+  /** statement counts and slow statements (logging.performance_logs) */
+  performance: QueryPerformance;
+  /** warnings and errors into logging.system_logs */
+  systemLog: SystemLog;
   listen(port: number, host: string): Promise<{ port: number; url: string }>;
   stop(): Promise<void>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** Which module serves each root field: the `service` of query-performance entries. */
+const serviceOf = rootFieldServices({
+  accounts: accountsResolvers, analytics: analyticsResolvers, 'market-data': marketDataResolvers, ops: opsResolvers,
+  orders: ordersResolvers, positions: positionsResolvers, subscriptions: subscriptionResolvers,
+});
+
+/** Names the request's context (set by the /graphql middleware) after its operation, once Apollo has found it. */
+const operationContextPlugin: ApolloServerPlugin<RequestContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ document, operationName }) {
+        const store = requestContext.getStore();
+        if (store) Object.assign(store, describeOperation(document, operationName, serviceOf));
+      },
+    };
+  },
+};
 
 /** Tells the client where its reads were served (replica / primary). */
 const readSourcePlugin: ApolloServerPlugin<RequestContext> = {
@@ -88,19 +122,28 @@ const readSourcePlugin: ApolloServerPlugin<RequestContext> = {
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { db, log } = options;
   const services = createServices();
-  const pubsub = createPubSub(options.redisUrl, log.child({ component: 'pubsub' }), options.eventsChannel);
+  // Warnings and errors to logging.system_logs; every statement timed once, for metrics and query performance.
+  const monitoringFlushMs = options.monitoringFlushMs;
+  const systemLog = new SystemLog(db, log, { intervalMs: monitoringFlushMs });
+  const statements = new StatementTimer(db);
+  const slowQueryMs = options.slowQueryMs ?? 1000;
+  const performance = new QueryPerformance({ db, statements, log: log.child({ component: 'query-performance' }), slowQueryMs, flushMs: monitoringFlushMs });
+  // Background components run in contexts of their own, so their statements are theirs, not a request's.
+  const pubsub = requestContext.run(background('event-hub'), () => createPubSub(options.redisUrl, log.child({ component: 'pubsub' }), options.eventsChannel));
   const relay = new OutboxRelay(db, pubsub, log.child({ component: 'outbox-relay' }), {
     pollMs: options.outboxPollMs ?? 200,
     retentionMs: options.outboxRetentionMs ?? 24 * 3_600_000,
   });
   const hub = new EventHub(db, pubsub, log.child({ component: 'event-hub' }), options.subscriberQueueLimit);
-  await hub.start();
-  relay.start();
+  await requestContext.run(background('event-hub'), () => hub.start());
+  requestContext.run(background('outbox-relay'), () => relay.start());
+  // A request's commit wakes the relay: the publishing that follows is the relay's.
+  const outbox = { wake: () => requestContext.run(background('outbox-relay'), () => relay.wake()) };
   const synchronizer = options.syncEnabled ? new AnalyticsSynchronizer(db, hub, log.child({ component: 'analytics-sync' })) : undefined;
-  synchronizer?.start();
+  requestContext.run(background('analytics-sync'), () => synchronizer?.start());
 
   const context = (requestId: string, cache: boolean, consistency: ConsistencyOptions = {}): RequestContext => {
-    const scope = { db, reads: new ReadSession(db, 'replica', consistency), log: log.child({ requestId }), outbox: relay };
+    const scope = { db, reads: new ReadSession(db, 'replica', consistency), log: log.child({ requestId }), outbox };
     return { scope, services, loaders: createLoaders(scope, services, { cache }), hub, requestId };
   };
   const requestIdOf = (header: string | string[] | undefined) =>
@@ -120,10 +163,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const wsGuard = wsOperationGuard(schema, { limits, introspection, hideSuggestions: production });
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
   const metrics = options.metricsEnabled === false ? undefined
-    : new GatewayMetrics({ db, log: log.child({ component: 'metrics' }), relay, hub, wsServer, slowQueryMs: options.slowQueryMs ?? 1000 });
+    : new GatewayMetrics({ db, log: log.child({ component: 'metrics' }), relay, hub, wsServer, statements, slowQueryMs });
   const wsCleanup = useServer(
     withWsMetrics(metrics, {
       schema,
+      // Each operation, and each event of a subscription, runs in its request's context.
+      ...contextualExecution((args) => ({ requestId: (args.contextValue as RequestContext).requestId, ...describeOperation(args.document, args.operationName, serviceOf) })),
       // Parse, validate and cost with the same limits as HTTP; errors go back to the client, nothing runs.
       onSubscribe: (_ctx, _id, payload) => wsGuard(payload),
       // One context per subscription; loaders without a cache, since it lives as long as the subscription.
@@ -155,6 +200,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginLandingPageDisabled(),
       readSourcePlugin,
+      operationContextPlugin,
       consistencyTokenPlugin(db),
       costLimitPlugin(limits.maxCost),
       ...(metrics ? [metricsPlugin<RequestContext>(metrics)] : []),
@@ -182,9 +228,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     drain.middleware,
     security.cors,
     security.json,
+    // The request's context, from here to the response: its id for every statement and log line it causes.
+    (req, _res, next) => requestContext.run({ requestId: requestIdOf(req.header('x-request-id')), service: 'gateway', operation: 'unknown' }, next),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
-        const requestId = requestIdOf(req.header('x-request-id'));
+        const requestId = requestContext.getStore()?.requestId ?? requestIdOf(req.header('x-request-id'));
         res.setHeader('x-request-id', requestId);
         return context(requestId, true, consistencyFrom(req.header(CONSISTENCY_HEADER), options.consistencyWaitMs ?? 100));
       },
@@ -198,6 +246,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     hub,
     synchronizer,
     services,
+    performance,
+    systemLog,
     listen(port, host) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -224,6 +274,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await hub.stop();
       await pubsub.close();
       metrics?.close();
+      // Last, so that what stopping logged is written too; the caller closes the pools after this.
+      await performance.stop();
+      statements.close();
+      await systemLog.stop();
     },
   };
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { accountsResolvers } from '../modules/accounts/accounts.resolvers';
 import { analyticsResolvers } from '../modules/analytics/analytics.resolvers';
 import { marketDataResolvers } from '../modules/market-data/market-data.resolvers';
+import { opsResolvers } from '../modules/ops/ops.resolvers';
 import { ordersResolvers } from '../modules/orders/orders.resolvers';
 import { positionsResolvers } from '../modules/positions/positions.resolvers';
 import { subscriptionResolvers } from '../modules/subscriptions.resolvers';
@@ -30,6 +31,6 @@ export function buildResolvers() {
     Decimal: DecimalScalar,
     DateTime: DateTimeScalar,
     Date: DateScalar,
-    ...merge(accountsResolvers, analyticsResolvers, marketDataResolvers, ordersResolvers, positionsResolvers, subscriptionResolvers),
+    ...merge(accountsResolvers, analyticsResolvers, marketDataResolvers, opsResolvers, ordersResolvers, positionsResolvers, subscriptionResolvers),
   };
 }
