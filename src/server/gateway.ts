@@ -13,7 +13,7 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import type { Database } from '../platform/database';
+import type { Database, ReadTarget } from '../platform/database';
 import type { Logger } from '../platform/logger';
 import { ReadSession, type ConsistencyOptions } from '../platform/read-session';
 import { CONSISTENCY_HEADER, consistencyFrom, consistencyTokenPlugin } from './consistency';
@@ -142,8 +142,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const synchronizer = options.syncEnabled ? new AnalyticsSynchronizer(db, hub, log.child({ component: 'analytics-sync' })) : undefined;
   requestContext.run(background('analytics-sync'), () => synchronizer?.start());
 
-  const context = (requestId: string, cache: boolean, consistency: ConsistencyOptions = {}): RequestContext => {
-    const scope = { db, reads: new ReadSession(db, 'replica', consistency), log: log.child({ requestId }), outbox };
+  const context = (requestId: string, cache: boolean, consistency: ConsistencyOptions = {}, prefer: ReadTarget = 'replica'): RequestContext => {
+    const scope = { db, reads: new ReadSession(db, prefer, consistency), log: log.child({ requestId }), outbox };
     return { scope, services, loaders: createLoaders(scope, services, { cache }), hub, requestId };
   };
   const requestIdOf = (header: string | string[] | undefined) =>
@@ -172,7 +172,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // Parse, validate and cost with the same limits as HTTP; errors go back to the client, nothing runs.
       onSubscribe: (_ctx, _id, payload) => wsGuard(payload),
       // One context per subscription; loaders without a cache, since it lives as long as the subscription.
-      context: (ctx) => context(requestIdOf(ctx.extra.request.headers['x-request-id']), false),
+      // Subscriptions read nested fields from the primary: an event arrives right after its commit, and a lagging
+      // replica would show an order older than the event that carries it.
+      context: (ctx) => context(requestIdOf(ctx.extra.request.headers['x-request-id']), false, {}, 'primary'),
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined,
     }),
