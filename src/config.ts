@@ -26,6 +26,8 @@ const ConfigSchema = z.object({
   REPLICA_RETRY_MS: z.coerce.number().int().min(0).default(5_000),
   // A read with a consistency token waits this long for the replica to reach it, then reads from the primary.
   CONSISTENCY_WAIT_MS: z.coerce.number().int().min(0).default(100),
+  // How long this instance remembers an API key's last consistency token (its next reads need not send it).
+  CONSISTENCY_MEMORY_MS: z.coerce.number().int().min(0).default(10_000),
   REPLICA_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(2_000),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
   // The relay is woken after each local commit; polling only catches rows of other processes or crashed ones.

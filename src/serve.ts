@@ -15,6 +15,7 @@ export function gatewayOptions(config: Config, db: Database, log: Logger): Gatew
     log,
     redisUrl: config.REDIS_URL,
     consistencyWaitMs: config.CONSISTENCY_WAIT_MS,
+    consistencyMemoryMs: config.CONSISTENCY_MEMORY_MS,
     eventsChannel: config.EVENTS_CHANNEL,
     outboxPollMs: config.OUTBOX_POLL_MS,
     outboxRetentionMs: config.OUTBOX_RETENTION_HOURS * 3_600_000,

@@ -5,6 +5,7 @@
 import DataLoader from 'dataloader';
 import type { Scope } from '../platform/scope';
 import type { EventHub } from '../platform/event-hub';
+import type { Principal } from './accounts/api-keys';
 import { AccountsService, type AccountRow } from './accounts/accounts.service';
 import { AnalyticsService } from './analytics/analytics.service';
 import { MarketDataService } from './market-data/market-data.service';
@@ -96,4 +97,6 @@ export interface RequestContext {
   loaders: Loaders;
   hub: EventHub;
   requestId: string;
+  /** the API key's holder, when the request presented one (required once access control is enforced) */
+  principal?: Principal | null;
 }

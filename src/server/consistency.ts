@@ -16,7 +16,28 @@ export function consistencyFrom(header: string | string[] | undefined, waitMs: n
   return typeof header === 'string' && LSN_PATTERN.test(header) ? { minLsn: header, waitMs } : {};
 }
 
-export function consistencyTokenPlugin(db: Database): ApolloServerPlugin<RequestContext> {
+/** The last consistency token of each API key, for `windowMs`; a bounded map, oldest entries dropped first. */
+export class ConsistencyMemory {
+  private readonly byKey = new Map<string, { lsn: string; until: number }>();
+
+  constructor(private readonly windowMs: number, private readonly maxKeys = 10_000) {}
+
+  remember(keyId: string, lsn: string): void {
+    this.byKey.delete(keyId);
+    this.byKey.set(keyId, { lsn, until: Date.now() + this.windowMs });
+    if (this.byKey.size > this.maxKeys) this.byKey.delete(this.byKey.keys().next().value!);
+  }
+
+  recall(keyId: string): string | undefined {
+    const entry = this.byKey.get(keyId);
+    if (!entry) return undefined;
+    if (entry.until > Date.now()) return entry.lsn;
+    this.byKey.delete(keyId);
+    return undefined;
+  }
+}
+
+export function consistencyTokenPlugin(db: Database, memory?: ConsistencyMemory): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
       return {
@@ -25,6 +46,7 @@ export function consistencyTokenPlugin(db: Database): ApolloServerPlugin<Request
           // Read after the commit, so the position is at or past the commit record.
           const [row] = await db.read<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn', [], 'primary');
           response.http.headers.set(CONSISTENCY_HEADER, row.lsn);
+          if (contextValue.principal) memory?.remember(contextValue.principal.keyId, row.lsn);
           if (response.body.kind === 'single') {
             response.body.singleResult.extensions = { ...(response.body.singleResult.extensions ?? {}), consistencyToken: row.lsn };
           }

@@ -16,7 +16,11 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import type { Database, ReadTarget } from '../platform/database';
 import type { Logger } from '../platform/logger';
 import { ReadSession, type ConsistencyOptions } from '../platform/read-session';
-import { CONSISTENCY_HEADER, consistencyFrom, consistencyTokenPlugin } from './consistency';
+import { CONSISTENCY_HEADER, ConsistencyMemory, consistencyFrom, consistencyTokenPlugin } from './consistency';
+import { authenticate } from '../modules/accounts/api-keys.service';
+import type { Principal } from '../modules/accounts/api-keys';
+import { AppError } from '../platform/errors';
+import { GraphQLError } from 'graphql';
 import { createPubSub } from '../platform/pubsub';
 import { OutboxRelay } from '../platform/outbox-relay';
 import { EventHub } from '../platform/event-hub';
@@ -47,6 +51,8 @@ export interface GatewayOptions {
   redisUrl?: string;
   /** how long a read with a consistency token waits for the replica before using the primary */
   consistencyWaitMs?: number;
+  /** how long the last consistency token of an API key is remembered */
+  consistencyMemoryMs?: number;
   /** Redis channel of this deployment's events */
   eventsChannel?: string;
   outboxPollMs?: number;
@@ -146,6 +152,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const scope = { db, reads: new ReadSession(db, prefer, consistency), log: log.child({ requestId }), outbox };
     return { scope, services, loaders: createLoaders(scope, services, { cache }), hub, requestId };
   };
+  const consistencyMemory = new ConsistencyMemory(options.consistencyMemoryMs ?? 10_000);
+  /** A presented key must be valid; no key is still allowed until access control is enforced. */
+  const principalOf = async (authorization: string | undefined): Promise<Principal | null> => {
+    if (!authorization) return null;
+    try {
+      return await authenticate(db, authorization, { log });
+    } catch (error) {
+      const message = error instanceof AppError ? error.message : 'invalid API key';
+      throw new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+    }
+  };
   const requestIdOf = (header: string | string[] | undefined) =>
     typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
 
@@ -203,7 +220,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ApolloServerPluginLandingPageDisabled(),
       readSourcePlugin,
       operationContextPlugin,
-      consistencyTokenPlugin(db),
+      consistencyTokenPlugin(db, consistencyMemory),
       costLimitPlugin(limits.maxCost),
       ...(metrics ? [metricsPlugin<RequestContext>(metrics)] : []),
     ],
@@ -236,7 +253,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       context: async ({ req, res }) => {
         const requestId = requestContext.getStore()?.requestId ?? requestIdOf(req.header('x-request-id'));
         res.setHeader('x-request-id', requestId);
-        return context(requestId, true, consistencyFrom(req.header(CONSISTENCY_HEADER), options.consistencyWaitMs ?? 100));
+        const principal = await principalOf(req.header('authorization'));
+        const waitMs = options.consistencyWaitMs ?? 100;
+        // The token sent with the request, else the one this instance remembers for the key's last write.
+        const remembered = principal ? consistencyMemory.recall(principal.keyId) : undefined;
+        const consistency = consistencyFrom(req.header(CONSISTENCY_HEADER) ?? remembered, waitMs);
+        return { ...context(requestId, true, consistency), principal };
       },
     }),
   );

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { startTestGateway, uniqueId, type TestGateway } from '../support/gateway';
 import { testDatabase } from '../support/env';
+import { create as createApiKey } from '../../src/modules/accounts/api-keys.service';
 
 const LAG_PORT = Number(process.env.TEST_LAGGING_REPLICA_PORT ?? 5434);
 let gw: TestGateway;
@@ -82,6 +83,27 @@ describe('read-your-writes', () => {
     const junk = await gw.post(`{ latestBar(symbol: "NONE") { close } }`, undefined, { 'x-consistency-token': "'; drop table x; --" });
     expect(junk.errors).toBeUndefined();
     expect(junk.extensions?.readFrom).toEqual(['replica']);
+  });
+
+  it('remembers the token per API key: the same key reads its write without sending the token', async () => {
+    const { key } = await createApiKey(gw.runtime.db, { role: 'admin', accountIds: [], name: 'ryw test' });
+    const auth = { authorization: `Bearer ${key}` };
+    const id = uniqueId('ryw');
+    const created = await gw.post(`mutation($i: CreateAccountInput!) { createAccount(input: $i) { accountId } }`, { i: { accountId: id, name: 'memo' } }, auth);
+    expect(created.errors).toBeUndefined();
+    const query = `query($a: ID!) { account(accountId: $a) { name } }`;
+    const sameKey = await gw.post(query, { a: id }, auth);
+    expect(sameKey.data.account).toEqual({ name: 'memo' });
+    expect(sameKey.extensions?.readFrom).toEqual(['primary']);
+    const anonymous = await gw.post(query, { a: id });
+    expect(anonymous.data.account).toBeNull();
+  });
+
+  it('refuses a presented key that is not valid with UNAUTHENTICATED and 401', async () => {
+    const r = await gw.post(`{ latestBar(symbol: "NONE") { close } }`, undefined, { authorization: 'Bearer tq_notAValidKeyButWellFormed0000000000000' });
+    expect(r.status).toBe(401);
+    expect(r.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    expect(r.data).toBeUndefined();
   });
 
   it('queries carry no token', async () => {
