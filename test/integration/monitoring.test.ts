@@ -6,6 +6,7 @@
 import { Client as PgClient } from 'pg';
 import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
+import { create as createApiKey } from '../../src/modules/accounts/api-keys.service';
 import { startTestGateway, syncReplica, uniqueId, type TestGateway } from '../support/gateway';
 import { testDatabase } from '../support/env';
 import { subscribe, waitForStreams } from '../support/subscriber';
@@ -19,6 +20,18 @@ const SUBMIT = `mutation MonitoringSubmit($input: SubmitOrderInput!) { submitOrd
 const SUMMARY = `query MonitoringSummary($limit: Int) { performanceSummary { since slowQueryMs
   operations { service operation queryCount totalMs averageMs slowCount }
   recentSlow(limit: $limit) { timestamp service operation durationMs statement correlationId } } }`;
+
+/** performanceSummary is for admin keys: one per gateway's database, made on first use. */
+const adminKeys = new WeakMap<TestGateway, Record<string, string>>();
+async function adminAuth(gw: TestGateway): Promise<Record<string, string>> {
+  let auth = adminKeys.get(gw);
+  if (!auth) {
+    const { key } = await createApiKey(gw.runtime.db, { role: 'admin', accountIds: [], name: 'monitoring test' });
+    auth = { authorization: `Bearer ${key}` };
+    adminKeys.set(gw, auth);
+  }
+  return auth;
+}
 
 type Row = Record<string, any>;
 
@@ -108,8 +121,16 @@ describe('slow statements (SLOW_QUERY_MS=1)', () => {
     expect(JSON.stringify(logged)).not.toContain(clientOrderId);
   });
 
+  it('performanceSummary is for admin keys only', async () => {
+    expect((await gw.gql(SUMMARY, { limit: 1 })).errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    const acc = uniqueId('mon');
+    await gw.gql(`mutation { createAccount(input: {accountId: "${acc}", name: "v"}) { accountId } }`);
+    const { key } = await createApiKey(gw.runtime.db, { role: 'viewer', accountIds: [acc], name: 'viewer' });
+    expect((await gw.gql(SUMMARY, { limit: 1 }, { authorization: `Bearer ${key}` })).errors?.[0].extensions?.code).toBe('FORBIDDEN');
+  });
+
   it('performanceSummary counts per service and operation, and moves with traffic (HTTP and WebSocket)', async () => {
-    const before = await gw.gql(SUMMARY, { limit: 5 });
+    const before = await gw.gql(SUMMARY, { limit: 5 }, await adminAuth(gw));
     expect(before.errors).toBeUndefined();
     const s0 = before.data.performanceSummary;
     expect(s0.slowQueryMs).toBe(1);
@@ -119,14 +140,14 @@ describe('slow statements (SLOW_QUERY_MS=1)', () => {
     for (let i = 0; i < 3; i++) expect((await gw.post(`query MonitoringLatest { latestBar(symbol: "MONX") { close } }`)).errors).toBeUndefined();
     expect((await gw.post(`{ account(accountId: "nobody") { name } }`)).errors).toBeUndefined();
 
-    const after = (await gw.gql(SUMMARY, { limit: 5 })).data.performanceSummary;
+    const after = (await gw.gql(SUMMARY, { limit: 5 }, await adminAuth(gw))).data.performanceSummary;
     const latest = entry(after.operations, 'market-data', 'MonitoringLatest')!;
     expect(latest.queryCount).toBe(count0 + 3);
     expect(latest.totalMs).toBeGreaterThan(0);
     expect(latest.averageMs).toBeCloseTo(latest.totalMs / latest.queryCount, 2);
     // Anonymous: named after its root field.
     expect(entry(after.operations, 'accounts', 'account')?.queryCount).toBeGreaterThanOrEqual(1);
-    expect((await gw.gql(SUMMARY, { limit: 0 })).errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await gw.gql(SUMMARY, { limit: 0 }, await adminAuth(gw))).errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
 
     // WebSocket (the request id from the upgrade request): a query, a mutation whose insert is slow, and a
     // subscription whose events read (order.account) in the subscription's name.
@@ -166,12 +187,12 @@ describe('slow statements (SLOW_QUERY_MS=1)', () => {
 
     // recentSlow: newest first, from the table.
     await syncReplica(gw.runtime);
-    const recent = (await gw.gql(SUMMARY, { limit: 200 })).data.performanceSummary.recentSlow;
+    const recent = (await gw.gql(SUMMARY, { limit: 200 }, await adminAuth(gw))).data.performanceSummary.recentSlow;
     const mine = recent.find((r: Row) => r.correlationId === wsRequestId && r.durationMs >= 40);
     expect(mine).toEqual({ timestamp: expect.any(String), service: 'orders', operation: 'MonitoringWsSubmit', durationMs: expect.any(Number), statement: expect.stringMatching(/^insert into execution\.orders/), correlationId: wsRequestId });
     const times = recent.map((r: Row) => Date.parse(r.timestamp));
     expect(times).toEqual([...times].sort((x, y) => y - x));
-    expect((await gw.gql(SUMMARY, { limit: 3 })).data.performanceSummary.recentSlow.length).toBeLessThanOrEqual(3);
+    expect((await gw.gql(SUMMARY, { limit: 3 }, await adminAuth(gw))).data.performanceSummary.recentSlow.length).toBeLessThanOrEqual(3);
   });
 });
 
