@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { initOrm, migrate } from '../src/platform/orm';
 import { entities } from '../src/entities';
-import { testEnv, withDatabase } from './support/env';
+import { testEnv, waitForSchemaOnReplica, withDatabase } from './support/env';
 
 export default async function globalSetup(): Promise<void> {
   const env = testEnv();
@@ -38,28 +38,10 @@ export default async function globalSetup(): Promise<void> {
   });
   await migrate(orm);
   await orm.close(true);
-  await waitForReplica(replicaUrl);
+  await waitForSchemaOnReplica(replicaUrl);
 
   process.env.TQ_TEST_DATABASE_URL = databaseUrl;
   process.env.TQ_TEST_REPLICA_URL = replicaUrl;
   process.env.TQ_TEST_DB_NAME = dbName;
 }
 
-/** The database and its schema reach the replica a moment after commit. */
-async function waitForReplica(replicaUrl: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const client = new Client({ connectionString: replicaUrl });
-    try {
-      await client.connect();
-      const r = await client.query(`select to_regclass('execution.orders') is not null as ready`);
-      if (r.rows[0].ready) return;
-    } catch {
-      // not there yet
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-    if (Date.now() > deadline) throw new Error(`replica never caught up with the test database (${replicaUrl})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

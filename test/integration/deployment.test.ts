@@ -11,10 +11,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { Client as PgClient } from 'pg';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createOwnDatabase, testEnv, withDatabase } from '../support/env';
+import { createOwnDatabase, testEnv, waitForSchemaOnReplica, withDatabase } from '../support/env';
 import { freePort, startRedis, stopRedis } from '../support/redis-server';
 import { subscribe, type Subscription } from '../support/subscriber';
 
@@ -186,24 +185,6 @@ async function metric(gw: GatewayProcess, name: string, labels: Record<string, s
   return sum;
 }
 
-/** The database reaches the replica a moment after it is created and migrated on the primary. */
-async function waitForReplica(replicaUrl: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const client = new PgClient({ connectionString: replicaUrl });
-    try {
-      await client.connect();
-      const r = await client.query(`select to_regclass('execution.orders') is not null as ready`);
-      if (r.rows[0].ready) return;
-    } catch {
-      // not there yet
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-    if (Date.now() > deadline) throw new Error(`the replica never got the database (${replicaUrl})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 // --- the deployment -------------------------------------------------------------------------------------------------
 
@@ -280,7 +261,7 @@ beforeAll(async () => {
   db = await createOwnDatabase('tradeql_deploy');
   const replicaUrl = withDatabase(testEnv().replicaAdminUrl, new URL(db.url).pathname.slice(1));
   const redisPort = await freePort();
-  [redis] = await Promise.all([startRedis(redisPort), waitForReplica(replicaUrl)]);
+  [redis] = await Promise.all([startRedis(redisPort), waitForSchemaOnReplica(replicaUrl)]);
   const env = { DATABASE_URL: db.url, DATABASE_REPLICA_URLS: replicaUrl, REDIS_URL: `redis://127.0.0.1:${redisPort}`, SYNC_ENABLED: 'false', LOG_LEVEL: 'warn' };
   const ports = [await freePort()];
   while (ports.length < 2) {

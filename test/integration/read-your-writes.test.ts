@@ -4,9 +4,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { Client } from 'pg';
 import { startTestGateway, uniqueId, type TestGateway } from '../support/gateway';
-import { testDatabase } from '../support/env';
+import { testDatabase, waitForSchemaOnReplica } from '../support/env';
 import { create as createApiKey } from '../../src/modules/accounts/api-keys.service';
 
 const LAG_PORT = Number(process.env.TEST_LAGGING_REPLICA_PORT ?? 5434);
@@ -20,29 +19,12 @@ function startLaggingReplica(): void {
   });
 }
 
-async function waitForSchema(url: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const c = new Client({ connectionString: url });
-    try {
-      await c.connect();
-      const r = await c.query(`select to_regclass('execution.accounts') is not null as ok`);
-      if (r.rows[0].ok) return;
-    } catch {
-      // the database has not reached the lagging replica yet
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-    if (Date.now() > deadline) throw new Error('the lagging replica never got the test database');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 beforeAll(async () => {
   startLaggingReplica();
   const lagging = new URL(testDatabase().replicaUrl);
   lagging.port = String(LAG_PORT);
-  await waitForSchema(lagging.toString());
+  await waitForSchemaOnReplica(lagging.toString());
   gw = await startTestGateway({ DATABASE_REPLICA_URLS: lagging.toString(), CONSISTENCY_WAIT_MS: '50', SYNC_ENABLED: 'false' }, { syncReads: false });
 });
 

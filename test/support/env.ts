@@ -58,3 +58,22 @@ export async function createOwnDatabase(prefix: string): Promise<{ url: string; 
   }
   return { url, drop: () => admin(`drop database if exists ${name} with (force)`) };
 }
+
+/** Waits until a replica has the database and its schema (they arrive a moment after commit, or later if it lags). */
+export async function waitForSchemaOnReplica(replicaUrl: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const client = new Client({ connectionString: replicaUrl });
+    try {
+      await client.connect();
+      const r = await client.query(`select to_regclass('execution.orders') is not null as ready`);
+      if (r.rows[0].ready) return;
+    } catch {
+      // not there yet
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    if (Date.now() > deadline) throw new Error(`the replica never got the database (${replicaUrl})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
