@@ -19,6 +19,7 @@ import { AnalyticsSynchronizer, type TradeEvent } from '../../src/modules/analyt
 import { AnalyticsFold, tradesPage, type MetricRow, type SummaryRow, type TradeRecord } from '../../src/modules/analytics/rebuild';
 import { startTestGateway, uniqueId, type TestGateway } from '../support/gateway';
 import { testEnv, withDatabase } from '../support/env';
+import { mulberry32 } from '../../src/modules/ops/demo-bars';
 
 const SUBMIT = `mutation($input: SubmitOrderInput!) { submitOrder(input: $input) { orderId } }`;
 const FILL = `mutation($input: ExecuteTradeInput!) { executeTrade(input: $input) { tradeId } }`;
@@ -307,14 +308,3 @@ function cli(args: string[], databaseUrl: string) {
   };
 }
 
-/** A small deterministic PRNG (mulberry32): the same fills on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
