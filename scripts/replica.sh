@@ -11,6 +11,14 @@ BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 
 
 as_pg() { if [ "$(id -u)" = 0 ]; then su postgres -c "$*"; else bash -c "$*"; fi; }
 in_recovery() { psql -h 127.0.0.1 -p "$REPLICA_PORT" -U postgres -d postgres -Atc 'select pg_is_in_recovery()' 2>/dev/null || true; }
+# In recovery is not enough: a copy whose WAL the primary has recycled stays in recovery and never catches up.
+streaming() {
+  for _ in $(seq 1 "${1:-10}"); do
+    [ "$(psql -h 127.0.0.1 -p "$REPLICA_PORT" -U postgres -d postgres -Atc "select status from pg_stat_wal_receiver" 2>/dev/null || true)" = streaming ] && return 0
+    sleep 1
+  done
+  return 1
+}
 
 # A stock cluster may have no pg_hba line for replication: add a loopback-only one and reload.
 allow_replication() {
@@ -38,15 +46,15 @@ write_config() {
 }
 
 case "${1:-start}" in
-  status) [ "$(in_recovery)" = t ] && echo "replica on $REPLICA_PORT: streaming" || { echo "replica on $REPLICA_PORT: down"; exit 1; } ;;
+  status) [ "$(in_recovery)" = t ] && streaming 1 && echo "replica on $REPLICA_PORT: streaming" || { echo "replica on $REPLICA_PORT: down"; exit 1; } ;;
   stop)
     [ -d "$DIR" ] && as_pg "$BIN/pg_ctl -D $DIR -m fast -w stop" >/dev/null 2>&1 || true ;;
   start)
-    if [ "$(in_recovery)" = t ]; then echo "replica on $REPLICA_PORT: already streaming"; exit 0; fi
+    if [ "$(in_recovery)" = t ] && streaming 5; then echo "replica on $REPLICA_PORT: already streaming"; exit 0; fi
     if [ "$(id -u)" = 0 ]; then install -d -o postgres -g postgres "$BASE"; else mkdir -p "$BASE"; fi
     # An old copy may be too far behind or broken: try it once, else take a fresh base backup.
     if [ -d "$DIR" ] && as_pg "$BIN/pg_ctl -D $DIR -l $BASE/replica.log -o \"-c listen_addresses=127.0.0.1 -p $REPLICA_PORT -k $BASE\" -w -t 30 start" >/dev/null 2>&1 \
-       && sleep 1 && [ "$(in_recovery)" = t ]; then
+       && sleep 1 && [ "$(in_recovery)" = t ] && streaming 10; then
       echo "replica on $REPLICA_PORT: restarted"; exit 0
     fi
     as_pg "$BIN/pg_ctl -D $DIR -m immediate -w stop" >/dev/null 2>&1 || true
@@ -56,7 +64,7 @@ case "${1:-start}" in
     write_config
     as_pg "$BIN/pg_ctl -D $DIR -l $BASE/replica.log -o \"-c listen_addresses=127.0.0.1 -p $REPLICA_PORT -k $BASE\" -w -t 60 start" >/dev/null
     for _ in $(seq 1 30); do [ "$(in_recovery)" = t ] && break; sleep 1; done
-    [ "$(in_recovery)" = t ] || { echo "replica did not come up; see $BASE/replica.log" >&2; exit 1; }
+    [ "$(in_recovery)" = t ] && streaming 30 || { echo "replica did not come up; see $BASE/replica.log" >&2; exit 1; }
     echo "replica on $REPLICA_PORT: streaming from $PRIMARY_PORT" ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

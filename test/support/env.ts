@@ -62,18 +62,21 @@ export async function createOwnDatabase(prefix: string): Promise<{ url: string; 
 /** Waits until a replica has the database and its schema (they arrive a moment after commit, or later if it lags). */
 export async function waitForSchemaOnReplica(replicaUrl: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let last = '';
   for (;;) {
     const client = new Client({ connectionString: replicaUrl });
     try {
       await client.connect();
-      const r = await client.query(`select to_regclass('execution.orders') is not null as ready`);
+      const r = await client.query(`select to_regclass('execution.orders') is not null as ready,
+        (select status from pg_stat_wal_receiver) as receiver, pg_last_wal_replay_lsn()::text as replayed`);
       if (r.rows[0].ready) return;
-    } catch {
-      // not there yet
+      last = `receiver ${r.rows[0].receiver ?? 'none'}, replayed up to ${r.rows[0].replayed}`;
+    } catch (err) {
+      last = (err as Error).message; // not there yet
     } finally {
       await client.end().catch(() => undefined);
     }
-    if (Date.now() > deadline) throw new Error(`the replica never got the database (${replicaUrl})`);
+    if (Date.now() > deadline) throw new Error(`the replica never got the database (${replicaUrl}): ${last}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
