@@ -22,7 +22,7 @@ export const TOPIC = {
   bars: 'MARKET_DATA_UPDATED',
 } as const;
 
-export type OrderEventType = 'SUBMITTED' | 'AMENDED' | 'CANCELED' | 'PARTIALLY_FILLED' | 'FILLED';
+export type OrderEventType = 'SUBMITTED' | 'AMENDED' | 'CANCELED' | 'PARTIALLY_FILLED' | 'FILLED' | 'EXPIRED';
 
 export function orderPayload(o: OrderLike) {
   return {

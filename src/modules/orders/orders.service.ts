@@ -15,7 +15,7 @@ import { decodeCursor, encodeCursor, isDigits, isUuid, pageSize, toConnection, t
 import { validateAccountId } from '../accounts/account-rules';
 import type { PositionsService } from '../positions/positions.service';
 import {
-  assertCancelable, planAmend, planFill, samePayload, validateSubmitOrder, validateSymbol,
+  assertCancelable, isTerminal, planAmend, planFill, samePayload, validateSubmitOrder, validateSymbol,
   type OrderSide, type OrderStatus, type SubmitOrderInput,
 } from './order-lifecycle';
 import { OrderEntity, type Order } from './order.entity';
@@ -131,6 +131,26 @@ export class OrdersService {
       order.status = 'CANCELED';
       return 'CANCELED';
     });
+  }
+
+  /**
+   * Ends a working order whose time in force ran out: the paper venue's IOC / FOK remainder, DAY orders at the session
+   * close. The row is locked (FOR UPDATE) as a fill locks it, so an expiry and a fill of one order queue, never race.
+   */
+  async expire(scope: Scope, orderId: string): Promise<Order> {
+    if (!isUuid(orderId)) throw new NotFoundError('order', orderId);
+    const order = await inTransaction(scope.db.em(), async (tx) => {
+      const order = await tx.findOne(OrderEntity, { orderId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!order) throw new NotFoundError('order', orderId);
+      if (isTerminal(order.status as OrderStatus)) throw new ValidationError(`order is already ${order.status} and cannot expire`);
+      order.status = 'EXPIRED';
+      await tx.flush();
+      await writeEvents(tx, [orderEvent('EXPIRED', order)]);
+      return order;
+    });
+    scope.reads.preferPrimary();
+    scope.outbox.wake();
+    return order;
   }
 
   async amend(scope: Scope, input: AmendInput): Promise<Order> {
