@@ -38,6 +38,16 @@ const ConfigSchema = z.object({
   SUBSCRIBER_QUEUE_LIMIT: z.coerce.number().int().min(10).default(10_000),
   WS_KEEPALIVE_MS: z.coerce.number().int().min(100).default(12_000),
   SYNC_ENABLED: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
+  // paper: the gateway fills orders itself against the bars it ingests (src/modules/venue); off: an execution service
+  // reports fills with executeTrade. Unset: paper on the embedded database, off with DATABASE_URL.
+  VENUE: z.enum(['paper', 'off']).optional(),
+  // The paper venue's session close (UTC): DAY orders accepted before it expire there.
+  SESSION_CLOSE: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (UTC)').default('21:00'),
+  // Replay of stored bars inside `serve` (src/modules/ops/replay.ts), so the demo market moves. Unset: on for the
+  // embedded database, off with DATABASE_URL. Speed: market minutes per minute (60: a bar a second).
+  REPLAY: flag.optional(),
+  REPLAY_SPEED: z.coerce.number().positive().max(1_000_000).default(60),
+  REPLAY_SYMBOLS: urlList.pipe(z.array(z.string().regex(/^[A-Z0-9.\-/]{1,20}$/, 'must be symbols like AAPL,BTC-USD'))),
   // production: no introspection (unless GRAPHQL_INTROSPECTION=true), no field suggestions in validation errors.
   NODE_ENV: z.string().default('development'),
   GRAPHQL_INTROSPECTION: flag.optional(),

@@ -22,6 +22,8 @@ export function gatewayOptions(config: Config, db: Database, log: Logger): Gatew
     subscriberQueueLimit: config.SUBSCRIBER_QUEUE_LIMIT,
     wsKeepAliveMs: config.WS_KEEPALIVE_MS,
     syncEnabled: config.SYNC_ENABLED,
+    venue: config.VENUE ?? (config.DATABASE_URL ? 'off' : 'paper'),
+    sessionClose: config.SESSION_CLOSE,
     production: config.NODE_ENV === 'production',
     introspection: config.GRAPHQL_INTROSPECTION,
     queryLimits: {

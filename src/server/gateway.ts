@@ -25,6 +25,7 @@ import { createPubSub } from '../platform/pubsub';
 import { OutboxRelay } from '../platform/outbox-relay';
 import { EventHub } from '../platform/event-hub';
 import { AnalyticsSynchronizer } from '../modules/analytics/synchronizer';
+import { PaperVenue } from '../modules/venue/paper-venue';
 import { createLoaders, createServices, type RequestContext, type Services } from '../modules';
 import { buildResolvers, loadTypeDefs } from './schema';
 import { createFormatError } from './format-error';
@@ -61,6 +62,10 @@ export interface GatewayOptions {
   wsKeepAliveMs?: number;
   /** run the analytics synchronizer in this process */
   syncEnabled?: boolean;
+  /** paper: this process may run the paper venue (one instance per database at a time); default off */
+  venue?: 'paper' | 'off';
+  /** the paper venue's session close, HH:MM UTC: DAY orders expire there (default 21:00) */
+  sessionClose?: string;
   /** NODE_ENV=production: no introspection unless `introspection`, no field suggestions in validation errors */
   production?: boolean;
   /** default: on outside production, off in production */
@@ -82,6 +87,8 @@ export interface Gateway {
   relay: OutboxRelay;
   hub: EventHub;
   synchronizer?: AnalyticsSynchronizer;
+  /** with venue: 'paper' */
+  venue?: PaperVenue;
   services: Services;
   /** statement counts and slow statements (logging.performance_logs) */
   performance: QueryPerformance;
@@ -147,6 +154,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const outbox = { wake: () => requestContext.run(background('outbox-relay'), () => relay.wake()) };
   const synchronizer = options.syncEnabled ? new AnalyticsSynchronizer(db, hub, log.child({ component: 'analytics-sync' })) : undefined;
   requestContext.run(background('analytics-sync'), () => synchronizer?.start());
+  const venue = options.venue === 'paper'
+    ? new PaperVenue(db, hub, services, log.child({ component: 'paper-venue' }), outbox, { sessionClose: options.sessionClose ?? '21:00' })
+    : undefined;
+  requestContext.run(background('paper-venue'), () => venue?.start());
 
   const context = (requestId: string, cache: boolean, consistency: ConsistencyOptions = {}, prefer: ReadTarget = 'replica'): RequestContext => {
     const scope = { db, reads: new ReadSession(db, prefer, consistency), log: log.child({ requestId }), outbox };
@@ -269,6 +280,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     relay,
     hub,
     synchronizer,
+    venue,
     services,
     performance,
     systemLog,
@@ -293,6 +305,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await drain.settled();
       await apollo.stop();
       await synchronizer?.stop();
+      await venue?.stop();
       await relay.runOnce();
       await relay.stop();
       await hub.stop();
