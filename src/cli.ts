@@ -4,7 +4,11 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger, type Logger } from './platform/logger';
 import { applyMigrations, assertMigrated, openDatabase } from './app';
 import { serve } from './serve';
-import { seedDemo } from './modules/ops/demo-seed';
+import { SingleBar, Presets } from 'cli-progress';
+import { DEFAULT_SYMBOLS, seedDemo } from './modules/ops/demo-seed';
+import { replayBars, type ReplayProgress } from './modules/ops/replay';
+import { ReadSession } from './platform/read-session';
+import { createServices } from './modules';
 import { runSynchronizer } from './sync';
 import { rebuildAnalytics } from './modules/analytics/rebuild';
 import type { Database } from './platform/database';
@@ -12,6 +16,18 @@ import { ensurePartitions } from './modules/ops/partitions';
 import { applyRetention } from './modules/ops/retention';
 import { analyze, vacuumAnalyze } from './modules/ops/vacuum';
 import * as apiKeys from './modules/accounts/api-keys.service';
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number > 0');
+  return n;
+}
+
+function isoTime(value: string): Date {
+  const t = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t.getTime())) throw new InvalidArgumentError('must be an ISO 8601 time, e.g. 2026-11-26T14:30:00Z');
+  return t;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -103,6 +119,54 @@ program
       } finally {
         await runtime.close();
       }
+    })(),
+  );
+
+program
+  .command('replay')
+  .description('feed stored 1-minute bars back through ingestion at a speed multiple, stamped after the newest stored bar, so the market moves')
+  .option('--symbols <list>', 'comma-separated symbols (default: the demo\'s)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .option('--from <time>', 'first stored bar to replay, ISO 8601 (default: 24 hours before --to)', isoTime)
+  .option('--to <time>', 'end of the stored bars to replay, exclusive (default: just after the newest)', isoTime)
+  .option('--speed <n>', 'market minutes per minute: 60 is a bar a second', positiveNumber, 60)
+  .option('--loop', 'start over after the last bar, each pass later, until SIGINT/SIGTERM')
+  .option('--max-gap <minutes>', 'wait at most this many market minutes over a gap (nights, weekends)', wholeNumber, 5)
+  .action((options: { symbols?: string[]; from?: Date; to?: Date; speed: number; loop?: boolean; maxGap: number }) =>
+    run(async (config, log) => {
+      const runtime = await openDatabase(config, log);
+      const controller = new AbortController();
+      const abort = () => controller.abort();
+      process.once('SIGINT', abort);
+      process.once('SIGTERM', abort);
+      const progress = process.stderr.isTTY ? new SingleBar({ format: 'replay [{bar}] {value}/{total} bars | pass {pass} | {stamp}', stream: process.stderr }, Presets.shades_classic) : null;
+      let report;
+      try {
+        if (runtime.embedded) await applyMigrations(runtime.db, log);
+        else await assertMigrated(runtime.db);
+        // The events wait in the outbox for a gateway's relay (no relay runs in this process).
+        const scope = { db: runtime.db, reads: new ReadSession(runtime.db, 'primary'), log, outbox: { wake: () => undefined } };
+        let pass = -1;
+        report = await replayBars(scope, createServices().marketData, {
+          symbols: options.symbols?.length ? options.symbols : DEFAULT_SYMBOLS,
+          from: options.from, to: options.to, speed: options.speed, loop: options.loop, maxGapMinutes: options.maxGap, signal: controller.signal,
+          onProgress: (p: ReplayProgress) => {
+            if (progress) {
+              if (p.pass !== pass) progress.start(p.total, 0, { pass: p.pass + 1, stamp: '' });
+              progress.update(p.done, { pass: p.pass + 1, stamp: p.timestamp });
+            } else if (p.done === p.total || p.done % 500 < 5) {
+              log.info({ pass: p.pass + 1, done: p.done, total: p.total, timestamp: p.timestamp }, 'replaying');
+            }
+            pass = p.pass;
+          },
+        });
+      } finally {
+        progress?.stop();
+        process.off('SIGINT', abort);
+        process.off('SIGTERM', abort);
+        await runtime.close();
+      }
+      await new Promise<void>((resolve) => log.flush(() => resolve()));
+      process.stdout.write(`${JSON.stringify(report)}\n`);
     })(),
   );
 

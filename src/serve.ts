@@ -2,9 +2,13 @@
 import type { Config } from './config';
 import type { Logger } from './platform/logger';
 import { applyMigrations, assertMigrated, openDatabase } from './app';
-import { createGateway, type GatewayOptions } from './server/gateway';
+import { createGateway, type Gateway, type GatewayOptions } from './server/gateway';
 import type { Database } from './platform/database';
-import { seedDemo } from './modules/ops/demo-seed';
+import { DEFAULT_SYMBOLS, seedDemo } from './modules/ops/demo-seed';
+import { replayBars } from './modules/ops/replay';
+import { ReadSession } from './platform/read-session';
+import { background, requestContext } from './platform/request-context';
+import type { Scope } from './platform/scope';
 
 const EXAMPLE = `{ marketData(symbol: "AAPL", timeframe: M5, first: 3) { edges { node { timestamp open high low close volume } } } }`;
 
@@ -55,6 +59,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   const gateway = await createGateway(gatewayOptions(config, runtime.db, log));
   const { url } = await gateway.listen(config.PORT, config.HOST);
   log.info({ url, embedded: runtime.embedded, replicas: config.DATABASE_REPLICA_URLS.length, pubsub: config.REDIS_URL ? 'redis' : 'in-process' }, 'tradeql is listening');
+  const stopReplay = (config.REPLAY ?? runtime.embedded) ? startReplay(config, runtime.db, gateway, log) : undefined;
   // Humans starting it by hand want to know where it is and what to ask.
   process.stdout.write(`\ntradeql GraphQL API on ${url}\n\nTry:\n  curl -s ${url} -H 'content-type: application/json' \\\n    -d '${JSON.stringify({ query: EXAMPLE })}'\n\n`);
 
@@ -69,6 +74,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
     }, 15_000);
     timer.unref();
     try {
+      await stopReplay?.();
       await gateway.stop();
       await runtime.close();
     } finally {
@@ -77,4 +83,25 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/**
+ * The embedded demo's moving market: the stored bars replayed in a loop, a bar a second at speed 60, until shutdown
+ * (src/modules/ops/replay.ts). Returns what stops it.
+ */
+function startReplay(config: Config, db: Database, gateway: Gateway, log: Logger): () => Promise<void> {
+  const controller = new AbortController();
+  const replayLog = log.child({ component: 'replay' });
+  // Its commits wake this process's relay, as a request's do.
+  const outbox = { wake: () => requestContext.run(background('outbox-relay'), () => gateway.relay.wake()) };
+  const scope: Scope = { db, reads: new ReadSession(db, 'primary'), log: replayLog, outbox };
+  const symbols = config.REPLAY_SYMBOLS.length ? config.REPLAY_SYMBOLS : DEFAULT_SYMBOLS;
+  replayLog.info({ symbols, speed: config.REPLAY_SPEED }, 'replaying the stored bars');
+  const done = requestContext
+    .run(background('replay'), () => replayBars(scope, gateway.services.marketData, { symbols, speed: config.REPLAY_SPEED, loop: true, signal: controller.signal }))
+    .then((report) => replayLog.info({ report }, 'replay stopped'), (error) => replayLog.error({ err: error }, 'replay failed'));
+  return async () => {
+    controller.abort();
+    await done;
+  };
 }
