@@ -205,10 +205,10 @@ export async function runBot(o: BotOptions): Promise<BotReport> {
   return report;
 }
 
-/** The error's code (extensions.code) and, for RATE_LIMITED, how long to wait. */
 type ErrorEntry = { extensions?: Record<string, unknown> } | undefined;
 
-function classify(error: unknown): { code?: string; retryAfterMs?: number } {
+/** The error's code (extensions.code) and, for RATE_LIMITED, how long to wait. */
+export function classify(error: unknown): { code?: string; retryAfterMs?: number } {
   let first: ErrorEntry;
   if (CombinedGraphQLErrors.is(error)) first = error.errors[0];
   else if (ServerError.is(error)) {
