@@ -65,6 +65,10 @@ const ConfigSchema = z.object({
   METRICS_ENABLED: flag.default(true),
   // Statements slower than this count as slow (tradeql_sql_slow_statements_total).
   SLOW_QUERY_MS: z.coerce.number().int().min(1).default(1000),
+  // GraphiQL at GET /graphql for browsers: on outside production, off in production unless set to true.
+  GRAPHIQL_ENABLED: flag.optional(),
+  // The live dashboard at GET /dashboard (it asks the user for an API key).
+  DASHBOARD_ENABLED: flag.default(true),
   EMBEDDED_DATA_DIR: z.string().default('.tradeql'),
   EMBEDDED_PORT: z.coerce.number().int().min(1).max(65535).default(5488),
 });

@@ -12,6 +12,9 @@ import type { Scope } from './platform/scope';
 
 const EXAMPLE = `{ marketData(symbol: "AAPL", timeframe: M5, first: 3) { edges { node { timestamp open high low close volume } } } }`;
 
+/** GraphiQL: on outside production; in production only when GRAPHIQL_ENABLED=true. */
+const graphiqlEnabled = (config: Config) => config.GRAPHIQL_ENABLED ?? config.NODE_ENV !== 'production';
+
 /** The gateway's settings from the config. */
 export function gatewayOptions(config: Config, db: Database, log: Logger): GatewayOptions {
   return {
@@ -41,6 +44,7 @@ export function gatewayOptions(config: Config, db: Database, log: Logger): Gatew
     maxBodyBytes: config.MAX_BODY_BYTES,
     metricsEnabled: config.METRICS_ENABLED,
     slowQueryMs: config.SLOW_QUERY_MS,
+    web: { graphiql: graphiqlEnabled(config), dashboard: config.DASHBOARD_ENABLED },
   };
 }
 
@@ -61,7 +65,11 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   log.info({ url, embedded: runtime.embedded, replicas: config.DATABASE_REPLICA_URLS.length, pubsub: config.REDIS_URL ? 'redis' : 'in-process' }, 'tradeql is listening');
   const stopReplay = (config.REPLAY ?? runtime.embedded) ? startReplay(config, runtime.db, gateway, log) : undefined;
   // Humans starting it by hand want to know where it is and what to ask.
-  process.stdout.write(`\ntradeql GraphQL API on ${url}\n\nTry:\n  curl -s ${url} -H 'content-type: application/json' \\\n    -d '${JSON.stringify({ query: EXAMPLE })}'\n\n`);
+  const pages = [
+    ...(config.DASHBOARD_ENABLED ? [`  Dashboard:  ${url.replace(/\/graphql$/, '/dashboard')}\n`] : []),
+    ...(graphiqlEnabled(config) ? [`  GraphiQL:   ${url} (in a browser)\n`] : []),
+  ].join('');
+  process.stdout.write(`\ntradeql GraphQL API on ${url}\n${pages ? `\n${pages}` : ''}\nTry:\n  curl -s ${url} -H 'content-type: application/json' \\\n    -d '${JSON.stringify({ query: EXAMPLE })}'\n\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {

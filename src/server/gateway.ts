@@ -30,6 +30,7 @@ import { createLoaders, createServices, type RequestContext, type Services } fro
 import { buildResolvers, loadTypeDefs } from './schema';
 import { createFormatError } from './format-error';
 import { mountHealth } from './health';
+import { mountWeb } from './web';
 import { Drain } from './drain';
 import { DEFAULT_QUERY_LIMITS, costLimitPlugin, limitRules, wsOperationGuard, type QueryLimits } from './query-limits';
 import { DEFAULT_MAX_BODY_BYTES, httpSecurity } from './http-security';
@@ -80,6 +81,8 @@ export interface GatewayOptions {
   slowQueryMs?: number;
   /** how often slow statements and warnings are written to the logging tables (default 500 ms) */
   monitoringFlushMs?: number;
+  /** browser pages: GraphiQL at GET /graphql (default: on outside production) and the dashboard (default: on) */
+  web?: { graphiql?: boolean; dashboard?: boolean };
 }
 
 export interface Gateway {
@@ -252,6 +255,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }
     });
   }
+
+  // GraphiQL for browsers at GET /graphql, the dashboard, their assets; POST and other GETs go on to Apollo.
+  mountWeb(app, { graphiql: options.web?.graphiql ?? !production, dashboard: options.web?.dashboard ?? true, log });
 
   app.use(
     '/graphql',

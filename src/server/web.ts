@@ -1,0 +1,129 @@
+/**
+ * The browser pages: GraphiQL at GET /graphql for browsers (a request that prefers text/html; POST and every other GET
+ * go on to Apollo), the live dashboard at GET /dashboard, and their assets at /web/. scripts/build-web.mjs bundles
+ * them into dist/web from the installed packages, so nothing is loaded from another origin. `npm start` builds them
+ * first; a gateway that finds them missing builds them at the first page request (esbuild is a devDependency).
+ * The pages need no key: the user enters one, and the pages send it with their own requests.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import express, { type Express, type Request, type Response } from 'express';
+import type { Logger } from '../platform/logger';
+
+export interface WebOptions {
+  /** GraphiQL at GET /graphql for browsers */
+  graphiql: boolean;
+  /** the dashboard at GET /dashboard */
+  dashboard: boolean;
+  log: Logger;
+  /** the built pages; default dist/web of this checkout */
+  dir?: string;
+  /** build the pages at the first request when they are missing (default true) */
+  buildIfMissing?: boolean;
+}
+
+/**
+ * The pages' own policy (the API's responses keep helmet's `default-src 'none'`): scripts, workers and connections
+ * only to this origin (`'self'` covers the WebSocket at the same host), inline styles for the editor and the chart.
+ */
+const PAGE_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "worker-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** The folder holding package.json, from here or from the compiled dist/src/server. */
+function checkoutRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+  return dir;
+}
+
+/** Browsers navigating to /graphql ask for HTML first; API clients ask for JSON, or anything. */
+export function prefersHtml(req: Request): boolean {
+  return req.accepts(['application/json', 'application/graphql-response+json', 'text/html']) === 'text/html';
+}
+
+export function mountWeb(app: Express, options: WebOptions): void {
+  if (!options.graphiql && !options.dashboard) return;
+  const root = checkoutRoot();
+  const dir = options.dir ?? path.join(root, 'dist', 'web');
+  const log = options.log.child({ component: 'web' });
+  let building: Promise<void> | undefined;
+
+  /** One build per process, however many requests wait for it. */
+  const build = (): Promise<void> => {
+    building ??= new Promise<void>((resolve, reject) => {
+      log.info('the web pages are not built: building them (npm run build:web)');
+      execFile(process.execPath, [path.join(root, 'scripts', 'build-web.mjs')], { cwd: root, timeout: 300_000 }, (error, _stdout, stderr) => {
+        if (error) {
+          log.error({ err: { message: error.message }, stderr: stderr.slice(-2000) }, 'building the web pages failed');
+          building = undefined;
+          reject(new Error('the web pages could not be built: run `npm run build:web` and look at its output'));
+        } else {
+          log.info('web pages built');
+          resolve();
+        }
+      });
+    });
+    return building;
+  };
+
+  const readPage = async (name: string): Promise<string> => {
+    const file = path.join(dir, name);
+    try {
+      return await fs.promises.readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || options.buildIfMissing === false) {
+        throw new Error(`the web pages are not built (${path.relative(root, file)} is missing): run \`npm run build:web\``);
+      }
+    }
+    await build();
+    return fs.promises.readFile(file, 'utf8');
+  };
+
+  const sendPage = async (res: Response, name: string, edit: (html: string) => string = (html) => html) => {
+    res.setHeader('Content-Security-Policy', PAGE_CSP);
+    res.setHeader('Cache-Control', 'no-cache');
+    try {
+      res.type('html').send(edit(await readPage(name)));
+    } catch (error) {
+      res.status(503).type('text/plain').send(`${(error as Error).message}\n`);
+    }
+  };
+
+  if (options.graphiql) {
+    app.get('/graphql', (req, res, next) => {
+      if (!prefersHtml(req)) return next();
+      void sendPage(res, 'graphiql.html');
+    });
+  }
+  if (options.dashboard) {
+    // The link to GraphiQL shows only where GraphiQL is served.
+    const edit = (html: string) => (options.graphiql ? html.replace('<a id="graphiql-link" href="/graphql" hidden>', '<a id="graphiql-link" href="/graphql">') : html);
+    app.get(['/dashboard', '/dashboard/'], (_req, res) => void sendPage(res, 'dashboard.html', edit));
+  }
+
+  // Hashed file names: a build never changes a file under the same name, so they may be cached for good.
+  const assets = express.static(path.join(dir, 'assets'), { index: false, immutable: true, maxAge: '365d', fallthrough: true });
+  app.use('/web', (_req, res, next) => {
+    // Workers take their policy from their own script's response.
+    res.setHeader('Content-Security-Policy', PAGE_CSP);
+    next();
+  }, assets, (_req, res) => {
+    res.status(404).type('text/plain').send('not found\n');
+  });
+}
