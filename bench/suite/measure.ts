@@ -126,6 +126,8 @@ export interface PlanOptions {
   durationS: number;
   warmupS: number;
   rounds: number;
+  /** only these systems (the gateway always) */
+  systems?: string[];
   /** before a scenario's measurements (e.g. empty the ingestion partition) */
   beforeScenario?: (def: ScenarioDef) => Promise<void>;
 }
@@ -141,7 +143,7 @@ export async function runPlan(o: PlanOptions, suts: Map<SystemName, Sut>, params
   const samples: Sample[] = [];
   const selected = SCENARIOS.filter((s) => o.scenarios.includes(s.name));
   for (const [index, def] of selected.entries()) {
-    const systems = def.systems.filter((s) => suts.has(s));
+    const systems = def.systems.filter((s) => suts.has(s) && (s === 'gateway' || !o.systems || o.systems.includes(s)));
     const levels = concurrencyOf(def, o);
     await o.beforeScenario?.(def);
     progress(`scenario ${def.name} (${def.title}): warm-up ${o.warmupS} s each: ${systems.join(', ')}`);

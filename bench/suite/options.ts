@@ -39,6 +39,8 @@ export interface Options {
   cpuProf: boolean;
   readme: boolean;
   timeoutS: number;
+  /** only these systems (the gateway always runs) */
+  systems?: string[];
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -52,6 +54,10 @@ export function parseOptions(argv: string[]): Options {
     .option('--duration <s>', 'seconds per measured run', positive)
     .option('--warmup <s>', 'seconds of warm-up per system and scenario', positive)
     .option('--rounds <n>', 'measured runs per system, scenario and concurrency (interleaved)', positive)
+    .option('--systems <list>', 'only these systems besides the gateway: limit, peer, raw, fn, copy (e.g. none of them, for a profile: --systems gateway)', list((v: string) => {
+      if (!['gateway', 'limit', 'peer', 'raw', 'fn', 'copy'].includes(v)) throw new InvalidArgumentError(`unknown system ${v}`);
+      return v;
+    }))
     .option('--rebuild', 'rebuild the data set even if a matching one exists', false)
     .option('--no-peer', 'without PostGraphile')
     .option('--no-replica', 'the gateway and the baseline read from the primary even if a replica streams')
@@ -88,5 +94,6 @@ export function parseOptions(argv: string[]): Options {
     cpuProf: Boolean(o.cpuProf),
     readme: Boolean(o.readme),
     timeoutS: o.timeout,
+    systems: o.systems,
   };
 }

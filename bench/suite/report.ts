@@ -19,9 +19,13 @@ export interface Row {
   p99Ms: number;
   /** gateway throughput / this row's throughput (on the baselines' rows) */
   gatewayRatio?: number;
+  /** this row's CPU ms per request / the gateway's (on the baselines' rows): the ratio of efficiency */
+  gatewayCpuRatio?: number;
   statementsPerRequest: number;
   operationStatementsPerRequest?: number;
   cpuPercent: number;
+  /** the server's CPU time per request (per pair, per 1,000 bars): steadier than throughput on a busy machine */
+  cpuMsPerUnit: number;
   rssPeakMb: number;
   errors: Record<string, number>;
   /** each round's throughput */
@@ -68,6 +72,10 @@ export function summarize(samples: Sample[]): Row[] {
       statementsPerRequest: r2(median(group.map((s) => s.statementsPerRequest))),
       operationStatementsPerRequest: ops.length ? r2(median(ops)) : undefined,
       cpuPercent: Math.round(median(group.map((s) => s.usage.cpuPercent))),
+      cpuMsPerUnit: r2(median(group.map((s) => {
+        const t = throughputOf(s) / (def.kind === 'ingest' ? 1000 : 1);
+        return t > 0 ? (s.usage.cpuPercent * 10) / t : NaN;
+      }))),
       rssPeakMb: Math.round(Math.max(...group.map((s) => s.usage.rssPeakMb))),
       errors,
       perRound: perRound.map(r2),
@@ -77,6 +85,7 @@ export function summarize(samples: Sample[]): Row[] {
     if (row.system === 'gateway') continue;
     const gw = rows.find((r) => r.system === 'gateway' && r.scenario === row.scenario && r.connections === row.connections);
     if (gw && row.throughput > 0) row.gatewayRatio = r2(gw.throughput / row.throughput);
+    if (gw && gw.cpuMsPerUnit > 0) row.gatewayCpuRatio = r2(row.cpuMsPerUnit / gw.cpuMsPerUnit);
   }
   const order = SCENARIOS.map((d) => d.name);
   const systems: SystemName[] = ['gateway', 'limit', 'raw', 'fn', 'copy', 'peer'];
@@ -88,14 +97,14 @@ const num = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en') : x.to
 /** The results table in Markdown: one line per scenario, concurrency and system. */
 export function markdownTable(rows: Row[]): string {
   const lines = [
-    '| # | scenario | c | system | throughput | p50 ms | p99 ms | gateway ÷ this | SQL/req | CPU % | RSS MB | errors |',
-    '|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|---|',
+    '| # | scenario | c | system | throughput | p50 ms | p99 ms | gateway ÷ this | SQL/req | CPU % | CPU ms/req | this ÷ gateway CPU | RSS MB | errors |',
+    '|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
   ];
   for (const r of rows) {
     const sql = r.operationStatementsPerRequest !== undefined ? `${r.statementsPerRequest} (${r.operationStatementsPerRequest})` : String(r.statementsPerRequest);
     const errors = Object.entries(r.errors).map(([c, n]) => `${c} ${n}`).join(', ') || '0';
     lines.push(`| ${r.number} | ${r.scenario} | ${r.connections} | ${SYSTEM_LABEL[r.system]} | ${num(r.throughput)} ${r.unit} | ${r.p50Ms} | ${r.p99Ms} | ` +
-      `${r.gatewayRatio ?? '—'} | ${sql} | ${r.cpuPercent} | ${r.rssPeakMb} | ${errors} |`);
+      `${r.gatewayRatio ?? '—'} | ${sql} | ${r.cpuPercent} | ${r.cpuMsPerUnit} | ${r.gatewayCpuRatio ?? '—'} | ${r.rssPeakMb} | ${errors} |`);
   }
   return lines.join('\n');
 }

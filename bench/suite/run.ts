@@ -102,7 +102,7 @@ export async function run(o: Options): Promise<number> {
   const [gateway, baseline] = await Promise.all([startGateway(settings), startBaseline(url, replicaUrl, o.poolMax)]);
   let peer: Awaited<ReturnType<typeof startPeer>> | undefined;
   let peerProblem: string | undefined;
-  if (o.peer && o.scenarios.some((s) => ['md-m1', 'md-h1', 'orders', 'portfolio'].includes(s))) {
+  if (o.peer && (!o.systems || o.systems.includes('peer')) && o.scenarios.some((s) => ['md-m1', 'md-h1', 'orders', 'portfolio'].includes(s))) {
     try {
       peer = await startPeer(url);
     } catch (error) {
@@ -143,7 +143,7 @@ export async function run(o: Options): Promise<number> {
   for (const p of checks.problems) progress(`CHECK: ${p}`);
 
   const samples = await runPlan({
-    scenarios: o.scenarios, quick: o.quick, concurrency: o.concurrency, durationS: o.durationS, warmupS: o.warmupS, rounds: o.rounds,
+    scenarios: o.scenarios, quick: o.quick, concurrency: o.concurrency, durationS: o.durationS, warmupS: o.warmupS, rounds: o.rounds, systems: o.systems,
     beforeScenario: async (def) => {
       withKeyFor(def.kind);
       if (def.kind === 'ingest') await withPg(url, (pg) => pg.query(`truncate ${INGEST_PARTITION}`));
