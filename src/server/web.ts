@@ -25,21 +25,25 @@ export interface WebOptions {
 
 /**
  * The pages' own policy (the API's responses keep helmet's `default-src 'none'`): scripts, workers and connections
- * only to this origin (`'self'` covers the WebSocket at the same host), inline styles for the editor and the chart.
+ * only to this origin, inline styles for the editor and the chart. The WebSocket of the same host is named as well:
+ * not every browser counts ws: as 'self'.
  */
-const PAGE_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "worker-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+function pageCsp(req: Request): string {
+  const host = req.headers.host && /^[A-Za-z0-9.\-:[\]]{1,255}$/.test(req.headers.host) ? req.headers.host : undefined;
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    `connect-src 'self'${host ? ` ws://${host} wss://${host}` : ''}`,
+    "worker-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 /** The folder holding package.json, from here or from the compiled dist/src/server. */
 function checkoutRoot(): string {
@@ -95,8 +99,8 @@ export function mountWeb(app: Express, options: WebOptions): void {
     return fs.promises.readFile(file, 'utf8');
   };
 
-  const sendPage = async (res: Response, name: string, edit: (html: string) => string = (html) => html) => {
-    res.setHeader('Content-Security-Policy', PAGE_CSP);
+  const sendPage = async (req: Request, res: Response, name: string, edit: (html: string) => string = (html) => html) => {
+    res.setHeader('Content-Security-Policy', pageCsp(req));
     res.setHeader('Cache-Control', 'no-cache');
     try {
       res.type('html').send(edit(await readPage(name)));
@@ -108,20 +112,20 @@ export function mountWeb(app: Express, options: WebOptions): void {
   if (options.graphiql) {
     app.get('/graphql', (req, res, next) => {
       if (!prefersHtml(req)) return next();
-      void sendPage(res, 'graphiql.html');
+      void sendPage(req, res, 'graphiql.html');
     });
   }
   if (options.dashboard) {
     // The link to GraphiQL shows only where GraphiQL is served.
     const edit = (html: string) => (options.graphiql ? html.replace('<a id="graphiql-link" href="/graphql" hidden>', '<a id="graphiql-link" href="/graphql">') : html);
-    app.get(['/dashboard', '/dashboard/'], (_req, res) => void sendPage(res, 'dashboard.html', edit));
+    app.get(['/dashboard', '/dashboard/'], (req, res) => void sendPage(req, res, 'dashboard.html', edit));
   }
 
   // Hashed file names: a build never changes a file under the same name, so they may be cached for good.
   const assets = express.static(path.join(dir, 'assets'), { index: false, immutable: true, maxAge: '365d', fallthrough: true });
-  app.use('/web', (_req, res, next) => {
+  app.use('/web', (req, res, next) => {
     // Workers take their policy from their own script's response.
-    res.setHeader('Content-Security-Policy', PAGE_CSP);
+    res.setHeader('Content-Security-Policy', pageCsp(req));
     next();
   }, assets, (_req, res) => {
     res.status(404).type('text/plain').send('not found\n');
