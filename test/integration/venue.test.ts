@@ -216,6 +216,22 @@ describe('determinism and robustness', () => {
     expect(after).toBe(before);
   });
 
+  it('on its first start, working orders it never saw meet the latest bar', async () => {
+    await bars('VF1', 0, '40 41 39 40 1000');
+    const venue = gw.gateway.venue!;
+    await venue.stop();
+    const submitted = await gw.post(SUBMIT, { input: { accountId: account, clientOrderId: uniqueId('c'), symbol: 'VF1', side: 'BUY', type: 'MARKET', quantity: '7' } }, headers);
+    const orderId = submitted.data.submitOrder.orderId;
+    await gw.post(INGEST, { bars: [{ symbol: 'VF1', timestamp: minute(1), open: '40.5', high: '41', low: '40', close: '40.75', volume: '1000' }] }, headers);
+    // As on a database where the venue never ran: no checkpoint, and its start begins after every event so far.
+    await gw.gateway.relay.runOnce();
+    await gw.runtime.db.em().execute(`delete from analytics.processed_events where consumer = 'paper-venue'`);
+    venue.start();
+    await until(async () => venue.active, 'the venue to restart');
+    await settled();
+    expect(await order(orderId)).toMatchObject({ status: 'FILLED', trades: [{ quantity: '7', price: '40.75', executedAt: minute(1) }] });
+  });
+
   it('runs in one gateway at a time: a second one stands by, fills nothing twice, and takes over', async () => {
     const second = await gateway();
     try {

@@ -110,6 +110,9 @@ export class PaperVenue {
       try {
         if (await this.lock.tryAcquire()) {
           this.log.info('paper venue active');
+          // Unknown until the checkpoint is read (and, on a first start, the sweep is done).
+          this.last = null;
+          this.saved = null;
           try {
             await this.resume();
           } finally {
@@ -137,8 +140,16 @@ export class PaperVenue {
   /** From the checkpoint: closes passed meanwhile, the backlog from the outbox, then live events. */
   private async resume(): Promise<void> {
     const checkpoint = await this.repo.checkpoint();
+    const oldest = await this.repo.oldestSequence();
+    const pruned = checkpoint !== null && oldest !== null && oldest > checkpoint + 1n;
+    if (pruned) this.log.warn({ checkpoint: checkpoint.toString(), oldest: oldest.toString() }, 'events after the paper venue checkpoint were pruned from the outbox');
     // A first start begins now: earlier events (e.g. a seed's) belong to no venue.
-    this.last = checkpoint ?? (await this.repo.lastSequence());
+    const start = checkpoint ?? (await this.repo.lastSequence());
+    if (checkpoint === null || pruned) {
+      const swept = await this.exclusive(() => this.book.sweep());
+      this.log.info({ swept }, 'working orders the venue had not seen met the latest bars');
+    }
+    this.last = start;
     if (checkpoint === null) await this.saveCheckpoint(true);
     await this.expireDayOrders();
     this.dayTimer = setInterval(() => {

@@ -71,6 +71,22 @@ export class VenueBook {
     }
   }
 
+  /**
+   * Working orders the venue never saw arrive (its first start on a database, or events pruned from the outbox while
+   * it was down) meet the newest bar of their symbol now, as if they arrived now; in priority order.
+   */
+  async sweep(now = new Date()): Promise<number> {
+    let swept = 0;
+    for (const row of await this.repo.openOrders()) {
+      const latest = await this.repo.latestBarBefore(row.symbol, now);
+      const at = latest ? barTime(latest) : null;
+      if (at && (await this.repo.fillsAt([row.orderId], [at])).size) continue;
+      await this.attempt(row, (o) => onArrival(o, latest), at);
+      swept++;
+    }
+    return swept;
+  }
+
   /** Expires what is left of an order; an order that ended meanwhile is left as it is. */
   async expire(orderId: string): Promise<void> {
     try {

@@ -32,6 +32,11 @@ export class VenueRepository {
     return rows[0] ?? null;
   }
 
+  /** Every working order, in priority order (the partial index of open orders keeps this small). */
+  async openOrders(): Promise<VenueOrderRow[]> {
+    return this.db.read<VenueOrderRow>(`select ${COLUMNS} from execution.orders where ${OPEN} order by created_at, order_id`, [], 'primary');
+  }
+
   /** Working orders of a symbol accepted before `before`, in priority order: oldest first, then by id. */
   async openOrdersOf(symbol: string, before: Date): Promise<VenueOrderRow[]> {
     return this.db.read<VenueOrderRow>(
@@ -105,6 +110,12 @@ export class VenueRepository {
       `insert into analytics.processed_events as p (consumer, event_id, sequence) values (?, ?, ?::bigint)
        on conflict (consumer, event_id) do update set sequence = greatest(p.sequence, excluded.sequence), processed_at = now()`,
       [CONSUMER, CHECKPOINT_ID, sequence.toString()]);
+  }
+
+  /** The oldest event still in the outbox (older ones were pruned), or null when it is empty. */
+  async oldestSequence(): Promise<bigint | null> {
+    const [row] = await this.db.read<{ oldest: string | null }>('select min(sequence)::text as oldest from execution.outbox', [], 'primary');
+    return row.oldest === null ? null : BigInt(row.oldest);
   }
 
   /** The newest sequence handed out: where a first start begins (history before it is not the venue's). */
