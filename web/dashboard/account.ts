@@ -16,7 +16,7 @@ import {
   type PositionsLiveSubscription,
 } from '../generated/graphql';
 import { queryOf, request } from './api';
-import { decimal, el, sign, status, timeOfDay } from './format';
+import { decimal, el, shortTime, sign, status } from './format';
 import type { LiveHandlers } from './live';
 
 const ORDERS_SHOWN = 50;
@@ -161,7 +161,7 @@ export class AccountPanel {
         el(
           'tr',
           { 'data-order-id': o.orderId, 'data-status': o.status, class: `side-${o.side.toLowerCase()}` },
-          el('td', { class: 'time' }, timeOfDay(o.updatedAt)),
+          el('td', { class: 'time' }, shortTime(o.updatedAt)),
           el('td', {}, o.symbol),
           el('td', { class: 'side' }, o.side),
           el('td', {}, o.type === 'MARKET' ? 'MKT' : o.type === 'LIMIT' ? `LMT ${decimal(o.limitPrice, 4)}` : o.type),

@@ -49,7 +49,9 @@ export async function request<TData, TVariables>(
   }
   if (body.errors?.length) {
     const [first] = body.errors;
-    throw new RequestError(body.errors.map((e) => e.message).join('; '), first.extensions?.code);
+    const code = first.extensions?.code;
+    const hint = code === 'UNAUTHENTICATED' ? (apiKey.trim() ? ' (check the API key above)' : ' (enter an API key above)') : '';
+    throw new RequestError(body.errors.map((e) => e.message).join('; ') + hint, code);
   }
   if (!body.data) throw new RequestError(`HTTP ${response.status} without data`, 'HTTP');
   return body.data;

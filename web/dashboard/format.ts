@@ -17,9 +17,10 @@ export function isTimeframe(value: string | null | undefined): value is Timefram
   return TIMEFRAMES.some((t) => t.value === value);
 }
 
-/** HH:MM:SS in UTC, as the gateway's times are. */
-export function timeOfDay(iso: string): string {
-  return iso.slice(11, 19);
+/** HH:MM:SS in UTC, as the gateway's times are; with the month and day when it is not today (UTC). */
+export function shortTime(iso: string, now = new Date()): string {
+  const time = iso.slice(11, 19);
+  return iso.slice(0, 10) === now.toISOString().slice(0, 10) ? time : `${iso.slice(5, 10)} ${time}`;
 }
 
 /** A decimal string for display: at most `places` decimals, cut (not rounded) and without trailing zeros. */

@@ -5,7 +5,7 @@
  */
 import { RecentTradesDocument, TradesLiveDocument, type TradeFieldsFragment, type TradesLiveSubscription } from '../generated/graphql';
 import { queryOf, request } from './api';
-import { decimal, el, status, timeOfDay } from './format';
+import { decimal, el, shortTime, status } from './format';
 import type { LiveHandlers } from './live';
 
 const MAX_ROWS = 200;
@@ -60,7 +60,7 @@ export class TapePanel {
     const row = el(
       'tr',
       { 'data-trade-id': trade.tradeId, class: `side-${trade.side.toLowerCase()}${where === 'top' ? ' fresh' : ''}` },
-      el('td', { class: 'time' }, timeOfDay(trade.executedAt)),
+      el('td', { class: 'time' }, shortTime(trade.executedAt)),
       el('td', {}, trade.symbol),
       el('td', { class: 'side' }, trade.side),
       el('td', { class: 'num' }, decimal(trade.quantity, 8)),
@@ -68,14 +68,9 @@ export class TapePanel {
       el('td', { class: 'account' }, trade.accountId),
     );
     row.title = `trade ${trade.tradeId} of order ${trade.orderId}, ${trade.executedAt}`;
-    if (where === 'top') {
-      this.body.prepend(row);
-    } else {
-      // History is newest first: each one goes below the rows already there that are newer.
-      const after = [...this.body.rows].findIndex((r) => Number(r.dataset.tradeId) < Number(trade.tradeId));
-      if (after === -1) this.body.append(row);
-      else this.body.insertBefore(row, this.body.rows[after]);
-    }
+    // Live fills on top as they come; history (newest first, as the query returns it) below them.
+    if (where === 'top') this.body.prepend(row);
+    else this.body.append(row);
     while (this.body.rows.length > MAX_ROWS) {
       const last = this.body.rows[this.body.rows.length - 1];
       this.shown.delete(last.dataset.tradeId ?? '');
