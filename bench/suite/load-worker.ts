@@ -32,6 +32,7 @@ async function run(spec: RunSpec): Promise<LoadResult> {
     url: spec.baseUrl,
     connections: spec.connections,
     duration: spec.durationS,
+    ...(spec.amount ? { amount: spec.amount } : {}),
     requests: requestsFor(spec, tally),
     timeout: 30,
     // no pipelining: one request at a time per connection, as a client waiting for its answer
@@ -40,10 +41,13 @@ async function run(spec: RunSpec): Promise<LoadResult> {
   const spanMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const l = result.latency as unknown as Record<string, number>;
+  // a run of `amount` calls lasts as long as they take (autocannon's own duration is in whole seconds)
+  // (autocannon checks for the end once a second): from the first request to the last answer
+  const durationS = spec.amount && tally.firstAt !== undefined && tally.lastAt !== undefined ? (tally.lastAt - tally.firstAt) / 1000 : result.duration;
   return {
     requests: result.requests.total,
-    durationS: result.duration,
-    rps: result.requests.total / result.duration,
+    durationS,
+    rps: result.requests.total / durationS,
     latencyMs: { p50: l.p50, p90: l.p90, p99: l.p99, mean: l.average, max: l.max },
     tally,
     non2xx: result.non2xx,

@@ -93,6 +93,7 @@ export async function measureRun(def: ScenarioDef, sut: Sut, connections: number
   checkAlive();
   const spec: RunSpec = {
     scenario: def.name, system: sut.system, baseUrl: sut.server.baseUrl, authorization: sut.authorization, connections, durationS, params, warmup,
+    amount: ingestAmount(def, connections, durationS, warmup),
   };
   const before = await snapshot(sut, def.name);
   const usage = measureProcess(sut.server.child.pid!);
@@ -112,6 +113,18 @@ export async function measureRun(def: ScenarioDef, sut: Sut, connections: number
     statementsPerRequest: Math.round((statements / requests) * 100) / 100,
     operationStatementsPerRequest: ops === undefined ? undefined : Math.round((ops / requests) * 100) / 100,
   };
+}
+
+/**
+ * Ingestion runs a number of calls rather than a duration: a 10,000-bar call of the gateway can outlast a short run,
+ * and a call that has not answered when the time is up does not count. About as many calls as the duration would
+ * take on the gateway (a few seconds per 10,000 bars here), never fewer than one per connection.
+ */
+function ingestAmount(def: ScenarioDef, connections: number, durationS: number, warmup: boolean): number | undefined {
+  if (def.kind !== 'ingest') return undefined;
+  if (warmup) return connections;
+  const perConnection = def.name === 'ingest-10k' ? Math.max(1, Math.round(durationS / 3)) : Math.max(2, Math.round(durationS));
+  return connections * perConnection;
 }
 
 function rotate<T>(list: T[], by: number): T[] {

@@ -73,8 +73,8 @@ export function summarize(samples: Sample[]): Row[] {
       operationStatementsPerRequest: ops.length ? r2(median(ops)) : undefined,
       cpuPercent: Math.round(median(group.map((s) => s.usage.cpuPercent))),
       cpuMsPerUnit: r2(median(group.map((s) => {
-        const t = throughputOf(s) / (def.kind === 'ingest' ? 1000 : 1);
-        return t > 0 ? (s.usage.cpuPercent * 10) / t : NaN;
+        const units = def.kind === 'write' ? s.load.tally.pairs : def.kind === 'ingest' ? s.load.tally.bars / 1000 : s.load.tally.ok;
+        return units > 0 ? (s.usage.cpuSeconds * 1000) / units : NaN;
       }))),
       rssPeakMb: Math.round(Math.max(...group.map((s) => s.usage.rssPeakMb))),
       errors,

@@ -67,6 +67,8 @@ export interface RunSpec {
   authorization?: string;
   connections: number;
   durationS: number;
+  /** a number of requests instead of a duration (ingestion: a 10,000-bar call can take longer than a short run) */
+  amount?: number;
   params: ScenarioParams;
   /** a warm-up: results are not kept */
   warmup?: boolean;
@@ -80,12 +82,16 @@ export interface ResponseTally {
   /** completed write pairs (a fill that returned a trade) / bars stored */
   pairs: number;
   bars: number;
+  /** performance.now() when the first request was built and when the last answer arrived */
+  firstAt?: number;
+  lastAt?: number;
 }
 
 const ORDER_ID = /"orderId":"([0-9a-f-]{36})"/;
 const ERROR_CODE = /"code":"([A-Z_]+)"/;
 
 function tally(t: ResponseTally, status: number, body: string): boolean {
+  t.lastAt = performance.now();
   if (status === 200 && !body.includes('"errors"')) {
     t.ok++;
     return true;
@@ -215,7 +221,10 @@ function ingest(spec: RunSpec, headers: Record<string, string>, t: ResponseTally
   const prefix = spec.system === 'gateway' ? 'IG' : 'IC';
   return {
     ...post(spec.system === 'gateway' ? '/graphql' : '/copy', headers),
-    setupRequest: (req) => ({ ...req, body: template.replaceAll('@@', `${prefix}${spec.params.runTag.slice(-3)}${seq++}`) }),
+    setupRequest: (req) => {
+      t.firstAt ??= performance.now();
+      return { ...req, body: template.replaceAll('@@', `${prefix}${spec.params.runTag.slice(-3)}${seq++}`) };
+    },
     onResponse: (status, body) => {
       if (tally(t, status, body)) t.bars += bars;
     },

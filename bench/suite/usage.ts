@@ -27,6 +27,8 @@ export function machineCpu(): { busy: number; total: number } {
 export interface UsageSpan {
   /** % of one core */
   cpuPercent: number;
+  /** CPU time of the process over the span */
+  cpuSeconds: number;
   rssPeakMb: number;
   rssEndMb: number;
   /** every process of the machine (PostgreSQL, the load, others) over the span, % of one core; capacity = cores x 100 */
@@ -54,6 +56,7 @@ export function measureProcess(pid: number): { stop(): UsageSpan } {
       const machine = machineCpu();
       return {
         cpuPercent: Math.round(((cpuSeconds(pid) - cpu0) / spanS) * 1000) / 10,
+        cpuSeconds: cpuSeconds(pid) - cpu0,
         rssPeakMb: Math.round(Math.max(peak, end) / 102.4) / 10,
         rssEndMb: Math.round(end / 102.4) / 10,
         machineBusyPercent: Math.round(((machine.busy - machine0.busy) / spanS) * 1000) / 10,
