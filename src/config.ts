@@ -65,6 +65,11 @@ const ConfigSchema = z.object({
   METRICS_ENABLED: flag.default(true),
   // Statements slower than this count as slow (tradeql_sql_slow_statements_total).
   SLOW_QUERY_MS: z.coerce.number().int().min(1).default(1000),
+  // Per-key budgets (src/server/rate-limits.ts), shared through Redis by every gateway of a deployment; 0: no limit.
+  RATE_LIMIT_READS_PER_SEC: z.coerce.number().int().min(0).default(200),
+  RATE_LIMIT_MUTATIONS_PER_SEC: z.coerce.number().int().min(0).default(50),
+  // No statement of a request runs longer than this (set per request transaction, as the request role).
+  REQUEST_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(1).default(5000),
   // GraphiQL at GET /graphql for browsers: on outside production, off in production unless set to true.
   GRAPHIQL_ENABLED: flag.optional(),
   // The live dashboard at GET /dashboard (it asks the user for an API key).

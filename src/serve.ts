@@ -6,6 +6,7 @@ import { createGateway, type Gateway, type GatewayOptions } from './server/gatew
 import type { Database } from './platform/database';
 import { DEFAULT_SYMBOLS, seedDemo } from './modules/ops/demo-seed';
 import { replayBars } from './modules/ops/replay';
+import { createDemoKeys, type DemoKeys } from './modules/ops/demo-keys';
 import { ReadSession } from './platform/read-session';
 import { background, requestContext } from './platform/request-context';
 import type { Scope } from './platform/scope';
@@ -45,6 +46,8 @@ export function gatewayOptions(config: Config, db: Database, log: Logger): Gatew
     metricsEnabled: config.METRICS_ENABLED,
     slowQueryMs: config.SLOW_QUERY_MS,
     web: { graphiql: graphiqlEnabled(config), dashboard: config.DASHBOARD_ENABLED },
+    rateLimits: { readsPerSecond: config.RATE_LIMIT_READS_PER_SEC, mutationsPerSecond: config.RATE_LIMIT_MUTATIONS_PER_SEC },
+    requestStatementTimeoutMs: config.REQUEST_STATEMENT_TIMEOUT_MS,
   };
 }
 
@@ -60,6 +63,8 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   } else {
     await assertMigrated(runtime.db);
   }
+  // Every request needs a key: the embedded demo makes two to start with.
+  const demoKeys: DemoKeys | undefined = runtime.embedded ? await createDemoKeys(runtime.db) : undefined;
   const gateway = await createGateway(gatewayOptions(config, runtime.db, log));
   const { url } = await gateway.listen(config.PORT, config.HOST);
   log.info({ url, embedded: runtime.embedded, replicas: config.DATABASE_REPLICA_URLS.length, pubsub: config.REDIS_URL ? 'redis' : 'in-process' }, 'tradeql is listening');
@@ -69,7 +74,11 @@ export async function serve(config: Config, log: Logger): Promise<void> {
     ...(config.DASHBOARD_ENABLED ? [`  Dashboard:  ${url.replace(/\/graphql$/, '/dashboard')}\n`] : []),
     ...(graphiqlEnabled(config) ? [`  GraphiQL:   ${url} (in a browser)\n`] : []),
   ].join('');
-  process.stdout.write(`\ntradeql GraphQL API on ${url}\n${pages ? `\n${pages}` : ''}\nTry:\n  curl -s ${url} -H 'content-type: application/json' \\\n    -d '${JSON.stringify({ query: EXAMPLE })}'\n\n`);
+  const keys = demoKeys
+    ? `\nDemo API keys (new at each start):\n  admin:             ${demoKeys.admin}\n  trader (${demoKeys.traderAccount}):  ${demoKeys.trader}\n`
+    : `\nCreate an API key:  npx tradeql apikey create --role admin --name ops\n`;
+  const auth = demoKeys ? demoKeys.admin : '<key>';
+  process.stdout.write(`\ntradeql GraphQL API on ${url}\n${pages ? `\n${pages}` : ''}${keys}\nTry:\n  curl -s ${url} -H 'content-type: application/json' -H 'authorization: Bearer ${auth}' \\\n    -d '${JSON.stringify({ query: EXAMPLE })}'\n\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -97,6 +97,6 @@ export interface RequestContext {
   loaders: Loaders;
   hub: EventHub;
   requestId: string;
-  /** the API key's holder, when the request presented one (required once access control is enforced) */
-  principal?: Principal | null;
+  /** the API key's holder: every request has one (src/server/access-policy.ts decides what it may do) */
+  principal: Principal;
 }

@@ -44,11 +44,15 @@ function barsOf(events: AsyncIterableIterator<PublishedEvent>): AsyncIterableIte
 export const subscriptionResolvers = {
   Subscription: {
     tradeExecuted: {
-      subscribe: (_: unknown, a: { symbol?: string; accountId?: string; afterSequence?: string }, ctx: Ctx) => {
+      // accountIds: set by the access policy to the key's accounts when it names none
+      subscribe: (_: unknown, a: { symbol?: string; accountId?: string; accountIds?: string[]; afterSequence?: string }, ctx: Ctx) => {
         if (a.symbol) validateSymbol('symbol', a.symbol);
         if (a.accountId) validateAccountId(a.accountId);
         checkSequence(a.afterSequence);
-        return ctx.hub.stream({ topics: [TOPIC.trade], accountId: a.accountId, symbols: a.symbol ? [a.symbol] : null }, a.afterSequence);
+        return ctx.hub.stream(
+          { topics: [TOPIC.trade], accountId: a.accountId, accountIds: a.accountIds, symbols: a.symbol ? [a.symbol] : null },
+          a.afterSequence,
+        );
       },
       resolve: (e: PublishedEvent<TradeEventPayload>) => ({ eventId: e.eventId, sequence: e.sequence, trade: e.payload.trade }),
     },

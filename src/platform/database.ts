@@ -8,6 +8,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from './logger';
 import { isConnectionError } from './db-errors';
+import { ACCESS_PRELUDE, accessParams, isControlStatement, type DbAccess } from './db-access';
 
 export type ReadTarget = 'replica' | 'primary';
 
@@ -30,8 +31,8 @@ export class Database {
     private readonly options: { hasReplicas: boolean; replicaRetryMs: number },
   ) {
     for (const connection of this.connections()) {
-      connection.getKnex().on('query', () => {
-        this.statementCount++;
+      connection.getKnex().on('query', (q: { sql?: string }) => {
+        if (!isControlStatement(q.sql ?? '')) this.statementCount++;
       });
     }
   }
@@ -61,18 +62,21 @@ export class Database {
     return Date.now() < this.replicaDownUntil ? 'primary' : 'replica';
   }
 
-  /** Runs one read statement (knex `?` placeholders) and returns plain rows. */
-  async read<T extends Row = Row>(sql: string, params: unknown[] = [], prefer: ReadTarget = 'replica', observer?: QueryObserver): Promise<T[]> {
+  /**
+   * Runs one read statement (knex `?` placeholders) and returns plain rows. With `access`, the statement runs in a
+   * read-only transaction as the request role, under row-level security.
+   */
+  async read<T extends Row = Row>(sql: string, params: unknown[] = [], prefer: ReadTarget = 'replica', observer?: QueryObserver, access?: DbAccess): Promise<T[]> {
     const target = this.readTarget(prefer);
     try {
-      const rows = await this.execute<T>(target, sql, params, observer?.replica);
+      const rows = await this.execute<T>(target, sql, params, observer?.replica, access);
       this.served(target, observer);
       return rows;
     } catch (error) {
       if (target !== 'replica' || !isConnectionError(error)) throw error;
       this.replicaDownUntil = Date.now() + this.options.replicaRetryMs;
       this.log.warn({ err: { message: (error as Error).message }, retryInMs: this.options.replicaRetryMs }, 'read replica unavailable; reading from the primary');
-      const rows = await this.execute<T>('primary', sql, params);
+      const rows = await this.execute<T>('primary', sql, params, undefined, access);
       this.served('primary', observer);
       return rows;
     }
@@ -88,12 +92,22 @@ export class Database {
     return this.connections().length - 1;
   }
 
-  private async execute<T>(target: ReadTarget, sql: string, params: unknown[], replica?: number): Promise<T[]> {
+  private async execute<T>(target: ReadTarget, sql: string, params: unknown[], replica?: number, access?: DbAccess): Promise<T[]> {
     const connections = this.connections();
     const connection = target === 'primary' || connections.length === 1
       ? connections[0]
       : connections[1 + ((replica ?? Math.floor(Math.random() * (connections.length - 1))) % (connections.length - 1))];
-    return connection.execute<T[]>(sql, params, 'all');
+    if (!access) return connection.execute<T[]>(sql, params, 'all');
+    const trx = await connection.begin({ readOnly: true });
+    try {
+      await connection.execute(ACCESS_PRELUDE, accessParams(access), 'run', trx);
+      const rows = await connection.execute<T[]>(sql, params, 'all', trx);
+      await connection.commit(trx);
+      return rows;
+    } catch (error) {
+      await connection.rollback(trx).catch(() => undefined);
+      throw error;
+    }
   }
 
   async close(): Promise<void> {

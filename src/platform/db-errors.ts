@@ -5,7 +5,7 @@
 import { DriverException, OptimisticLockError } from '@mikro-orm/core';
 import { AppError, ConflictError, DatabaseUnavailableError, ValidationError } from './errors';
 
-export type DbErrorCategory = 'unique' | 'foreign-key' | 'check' | 'not-null' | 'serialization' | 'data' | 'connection' | 'other';
+export type DbErrorCategory = 'unique' | 'foreign-key' | 'check' | 'not-null' | 'serialization' | 'data' | 'connection' | 'timeout' | 'privilege' | 'other';
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03']);
 
@@ -34,6 +34,10 @@ export function categorize(error: unknown): DbErrorCategory {
   // 40001 serialization failure (also a replica's "conflict with recovery"), 40P01 deadlock
   if (code === '40001' || code === '40P01') return 'serialization';
   if (code.startsWith('22')) return 'data';
+  // 57014: canceled by statement_timeout (a request's statements are bounded, see db-access.ts)
+  if (code === '57014') return 'timeout';
+  // 42501: the request role may not do this (a bug in our SQL, or row-level security refusing a write)
+  if (code === '42501') return 'privilege';
   return 'other';
 }
 
@@ -66,6 +70,10 @@ export function mapDatabaseError(error: unknown): AppError | undefined {
       return new ConflictError('a concurrent transaction changed the same data; retry', { retryable: true });
     case 'connection':
       return new DatabaseUnavailableError();
+    case 'timeout':
+      return new AppError('INTERNAL_SERVER_ERROR', 'the operation took longer than the statement timeout; retry, or ask for less', { retryable: true, reason: 'STATEMENT_TIMEOUT' });
+    case 'privilege':
+      return new AppError('FORBIDDEN', 'this key may not change these records');
     default:
       return undefined;
   }

@@ -13,10 +13,13 @@ import type { Logger } from './logger';
 import type { PubSubHandle } from './pubsub';
 import type { PublishedEvent } from './outbox';
 import { AppError } from './errors';
+import { toPgArray } from './pg-array';
 
 export interface StreamFilter {
   topics: string[];
   accountId?: string | null;
+  /** only events of these accounts (a key's own, when it names none) */
+  accountIds?: readonly string[] | null;
   /** null or containing '*': every symbol */
   symbols?: string[] | null;
 }
@@ -74,7 +77,8 @@ export class EventHub {
     const where = ['o.sequence > ?', 'o.topic = any(?::text[])'];
     const params: unknown[] = [after.toString(), `{${filter.topics.join(',')}}`];
     if (filter.accountId) (where.push('o.account_id = ?'), params.push(filter.accountId));
-    if (filter.symbols && !filter.symbols.includes('*')) (where.push('o.symbol = any(?::text[])'), params.push(`{${filter.symbols.map((s) => `"${s}"`).join(',')}}`));
+    if (filter.accountIds) (where.push('o.account_id = any(?::text[])'), params.push(toPgArray(filter.accountIds)));
+    if (filter.symbols && !filter.symbols.includes('*')) (where.push('o.symbol = any(?::text[])'), params.push(toPgArray(filter.symbols)));
     return this.db.read<PublishedEvent>(
       `select event_id as "eventId", sequence::text as sequence, topic, account_id as "accountId", symbol, payload
        from execution.outbox o where ${where.join(' and ')}
@@ -129,6 +133,7 @@ export class EventStream implements AsyncIterableIterator<PublishedEvent> {
     const f = this.filter;
     if (!f.topics.includes(event.topic)) return false;
     if (f.accountId && event.accountId !== f.accountId) return false;
+    if (f.accountIds && !f.accountIds.includes(event.accountId ?? '')) return false;
     if (f.symbols && !f.symbols.includes('*') && !f.symbols.includes(event.symbol ?? '')) return false;
     return true;
   }

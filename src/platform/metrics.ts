@@ -139,6 +139,7 @@ export class GatewayMetrics {
   private readonly requests: Counter<'operation' | 'type' | 'outcome'>;
   private readonly duration: Histogram<'operation' | 'type'>;
   private readonly errors: Counter<'code'>;
+  private readonly limited: Counter<'budget'>;
   private readonly outboxBacklog: Gauge;
   private readonly outboxLag: Gauge;
   private readonly replicaLag: Gauge<'replica'>;
@@ -149,6 +150,11 @@ export class GatewayMetrics {
   private readonly detach: (() => void)[] = [];
   private readonly timeoutMs: number;
 
+  /** An operation refused by a rate limit. */
+  rateLimited(budget: 'read' | 'mutation'): void {
+    this.limited.inc({ budget });
+  }
+
   constructor(private readonly sources: MetricsSources) {
     const registers = [this.registry];
     this.timeoutMs = sources.scrapeTimeoutMs ?? 2000;
@@ -157,8 +163,8 @@ export class GatewayMetrics {
     this.requests = new Counter({ name: 'tradeql_graphql_requests_total', help: 'GraphQL operations (HTTP and WebSocket); type "unknown": refused before an operation was found', labelNames: ['operation', 'type', 'outcome'], registers });
     this.duration = new Histogram({ name: 'tradeql_graphql_request_duration_seconds', help: 'GraphQL operation time; for subscriptions, until the subscription is set up', labelNames: ['operation', 'type'], buckets: SECONDS, registers });
     this.errors = new Counter({ name: 'tradeql_graphql_errors_total', help: 'errors in GraphQL responses, by extensions.code', labelNames: ['code'], registers });
-    // Always 0 for now: there are no rate limits yet. Registered so dashboards and alerts can be written against it.
-    new Counter({ name: 'tradeql_rate_limited_total', help: 'requests refused by a rate limit (none exist yet)', registers });
+    this.limited = new Counter({ name: 'tradeql_rate_limited_total', help: 'operations refused by a per-key rate limit, by budget', labelNames: ['budget'], registers });
+    for (const budget of ['read', 'mutation']) this.limited.inc({ budget }, 0);
 
     const { db, relay, hub, wsServer } = sources;
     const reads = new Counter({ name: 'tradeql_reads_total', help: 'plain-row reads by where they were served', labelNames: ['served_by'], registers });

@@ -18,6 +18,8 @@ export interface PubSubHandle {
   channel: string;
   kind: 'redis' | 'memory';
   onResubscribed(listener: () => void): void;
+  /** a command connection (fails fast while Redis is down), for other shared state such as rate limits */
+  commands?: Redis;
   /** Whether a publish can reach subscribers right now. */
   ready(): boolean;
   close(): Promise<void>;
@@ -57,6 +59,7 @@ export function createPubSub(redisUrl: string | undefined, log: Logger, channel 
     engine,
     channel,
     kind: 'redis',
+    commands: publisher,
     onResubscribed: (listener) => listeners.push(listener),
     ready: () => publisher.status === 'ready',
     async close() {

@@ -5,8 +5,13 @@
  * Read-your-writes: a request that wrote reads from the primary afterwards. A request that brings a consistency
  * token (the primary's WAL position after an earlier write of the client's) reads from its replica only once that
  * replica has replayed up to the token, waiting a short bound for it, and from the primary otherwise.
+ *
+ * Row-level security: with a key's DbAccess, every read runs as the request role with the key's accounts (a short
+ * read-only transaction). Only reads of tables that hold no account data (market data, strategy statistics, logs)
+ * may use `allPublic`, which skips it.
  */
 import type { Database, ReadTarget } from './database';
+import type { DbAccess } from './db-access';
 
 /** A WAL position as PostgreSQL prints it: two hex numbers, e.g. 0/16B3748. */
 export const LSN_PATTERN = /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i;
@@ -27,20 +32,39 @@ export class ReadSession {
   readonly replica: number;
   private replicaChecked?: Promise<void>;
 
-  constructor(private readonly db: Database, private prefer: ReadTarget = 'replica', private readonly consistency: ConsistencyOptions = {}) {
+  constructor(
+    private readonly db: Database,
+    private prefer: ReadTarget = 'replica',
+    private readonly consistency: ConsistencyOptions = {},
+    readonly access?: DbAccess,
+  ) {
     this.replica = Math.floor(Math.random() * Math.max(1, db.replicaCount));
   }
 
+  /** A read of account data: under row-level security when the request has a key. */
   async all<T extends Record<string, any> = Record<string, any>>(sql: string, params: unknown[] = []): Promise<T[]> {
-    if (this.prefer === 'replica' && this.consistency.minLsn && this.db.hasReplicas) {
-      this.replicaChecked ??= this.awaitReplica(this.consistency.minLsn, this.consistency.waitMs ?? 100);
-      await this.replicaChecked;
-    }
-    return this.db.read<T>(sql, params, this.prefer, this);
+    return this.run<T>(sql, params, this.access);
   }
 
   async one<T extends Record<string, any> = Record<string, any>>(sql: string, params: unknown[] = []): Promise<T | null> {
     return (await this.all<T>(sql, params))[0] ?? null;
+  }
+
+  /** A read of tables without account data (no row-level security to apply): one statement, no transaction. */
+  async allPublic<T extends Record<string, any> = Record<string, any>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return this.run<T>(sql, params, undefined);
+  }
+
+  async onePublic<T extends Record<string, any> = Record<string, any>>(sql: string, params: unknown[] = []): Promise<T | null> {
+    return (await this.allPublic<T>(sql, params))[0] ?? null;
+  }
+
+  private async run<T extends Record<string, any>>(sql: string, params: unknown[], access: DbAccess | undefined): Promise<T[]> {
+    if (this.prefer === 'replica' && this.consistency.minLsn && this.db.hasReplicas) {
+      this.replicaChecked ??= this.awaitReplica(this.consistency.minLsn, this.consistency.waitMs ?? 100);
+      await this.replicaChecked;
+    }
+    return this.db.read<T>(sql, params, this.prefer, this, access);
   }
 
   onRead(target: ReadTarget): void {

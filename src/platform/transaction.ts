@@ -6,6 +6,7 @@
 import { IsolationLevel } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isRetryableTransactionError } from './db-errors';
+import { ACCESS_PRELUDE, accessParams, type DbAccess } from './db-access';
 
 export type Isolation = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 
@@ -15,6 +16,8 @@ export interface TransactionOptions {
   retries?: number;
   /** SET TRANSACTION READ ONLY */
   readOnly?: boolean;
+  /** a request's key: the transaction runs as the request role under row-level security (see db-access.ts) */
+  access?: DbAccess;
 }
 
 const LEVELS: Record<Isolation, IsolationLevel> = {
@@ -31,7 +34,14 @@ export async function inTransaction<T>(
   const retries = options.retries ?? 3;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await em.fork({ clear: true }).transactional(work, {
+      const access = options.access;
+      const unit = access
+        ? async (tx: EntityManager) => {
+            await tx.execute(ACCESS_PRELUDE, accessParams(access), 'run');
+            return work(tx);
+          }
+        : work;
+      return await em.fork({ clear: true }).transactional(unit, {
         isolationLevel: LEVELS[options.isolation ?? 'READ COMMITTED'],
         readOnly: options.readOnly,
       });

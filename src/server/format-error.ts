@@ -22,7 +22,10 @@ export function createFormatError(log: Logger) {
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && PASS_THROUGH.has(code)) {
-      return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+      // RATE_LIMITED says when to come back
+      const retryAfterMs = formatted.extensions?.retryAfterMs;
+      const extensions = typeof retryAfterMs === 'number' ? { code, retryAfterMs } : { code };
+      return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions };
     }
     // GraphQL errors thrown by scalars carry our code; anything else is unexpected: log it whole, show nothing of it.
     log.error({ err: errInfo(original), path: formatted.path }, 'unexpected error');

@@ -18,7 +18,11 @@ import type { Logger } from '../platform/logger';
 import { ReadSession, type ConsistencyOptions } from '../platform/read-session';
 import { CONSISTENCY_HEADER, ConsistencyMemory, consistencyFrom, consistencyTokenPlugin } from './consistency';
 import { authenticate } from '../modules/accounts/api-keys.service';
-import type { Principal } from '../modules/accounts/api-keys';
+import { isAdmin, type Principal } from '../modules/accounts/api-keys';
+import type { DbAccess } from '../platform/db-access';
+import { applyAccessPolicy } from './access-policy';
+import { applyInputGuard } from './input-guard';
+import { RateLimiter, rateLimitPlugin, type RateLimits } from './rate-limits';
 import { AppError } from '../platform/errors';
 import { GraphQLError } from 'graphql';
 import { createPubSub } from '../platform/pubsub';
@@ -81,6 +85,15 @@ export interface GatewayOptions {
   slowQueryMs?: number;
   /** how often slow statements and warnings are written to the logging tables (default 500 ms) */
   monitoringFlushMs?: number;
+  /** per-key budgets; default: no limits */
+  rateLimits?: RateLimits;
+  /** statement timeout of request transactions (ms); default 5000 */
+  requestStatementTimeoutMs?: number;
+  /**
+   * The resolver layer of access control (src/server/access-policy.ts); default on. Tests switch it off to prove
+   * that row-level security alone keeps accounts apart. Never off in a deployment.
+   */
+  accessChecks?: boolean;
   /** browser pages: GraphiQL at GET /graphql (default: on outside production) and the dashboard (default: on) */
   web?: { graphiql?: boolean; dashboard?: boolean };
 }
@@ -102,6 +115,11 @@ export interface Gateway {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** What graphql-ws keeps per socket: the key that opened it. */
+interface WsExtra {
+  principal?: Principal;
+}
 
 /** Which module serves each root field: the `service` of query-performance entries. */
 const serviceOf = rootFieldServices({
@@ -162,25 +180,37 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     : undefined;
   requestContext.run(background('paper-venue'), () => venue?.start());
 
-  const context = (requestId: string, cache: boolean, consistency: ConsistencyOptions = {}, prefer: ReadTarget = 'replica'): RequestContext => {
-    const scope = { db, reads: new ReadSession(db, prefer, consistency), log: log.child({ requestId }), outbox };
-    return { scope, services, loaders: createLoaders(scope, services, { cache }), hub, requestId };
+  const statementTimeoutMs = options.requestStatementTimeoutMs ?? 5000;
+  /** How the database sees a key: its accounts under row-level security, or the admin bypass. */
+  const accessOf = (principal: Principal): DbAccess => ({
+    keyId: principal.keyId,
+    role: principal.role,
+    accountIds: [...principal.accountIds],
+    bypass: isAdmin(principal),
+    statementTimeoutMs,
+  });
+  const context = (principal: Principal, requestId: string, cache: boolean, consistency: ConsistencyOptions = {}, prefer: ReadTarget = 'replica'): RequestContext => {
+    const access = accessOf(principal);
+    const scope = { db, reads: new ReadSession(db, prefer, consistency, access), log: log.child({ requestId, keyId: principal.keyId }), outbox, access };
+    return { scope, services, loaders: createLoaders(scope, services, { cache }), hub, requestId, principal };
   };
   const consistencyMemory = new ConsistencyMemory(options.consistencyMemoryMs ?? 10_000);
-  /** A presented key must be valid; no key is still allowed until access control is enforced. */
-  const principalOf = async (authorization: string | undefined): Promise<Principal | null> => {
-    if (!authorization) return null;
+  /** Every request needs a valid key: UNAUTHENTICATED (401) without one. */
+  const principalOf = async (authorization: string | undefined): Promise<Principal> => {
     try {
+      if (!authorization) throw new AppError('UNAUTHENTICATED', 'an API key is required (Authorization: Bearer tq_…)');
       return await authenticate(db, authorization, { log });
     } catch (error) {
       const message = error instanceof AppError ? error.message : 'invalid API key';
-      throw new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+      throw new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new Map([['www-authenticate', 'Bearer']]) } } });
     }
   };
   const requestIdOf = (header: string | string[] | undefined) =>
     typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
 
-  const schema = makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers: buildResolvers() });
+  const executable = makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers: buildResolvers() });
+  // The access policy wraps the resolvers first, so the input guard (outermost) runs before any access check.
+  const schema = applyInputGuard(options.accessChecks === false ? executable : applyAccessPolicy(executable));
   const formatError = createFormatError(log);
   const production = options.production ?? false;
   const introspection = options.introspection ?? !production;
@@ -195,17 +225,44 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
   const metrics = options.metricsEnabled === false ? undefined
     : new GatewayMetrics({ db, log: log.child({ component: 'metrics' }), relay, hub, wsServer, statements, slowQueryMs });
+  const rateLimiter = new RateLimiter(options.rateLimits ?? { readsPerSecond: 0, mutationsPerSecond: 0 }, pubsub.commands, `tradeql:ratelimit:${pubsub.channel}`, metrics);
   const wsCleanup = useServer(
     withWsMetrics(metrics, {
       schema,
       // Each operation, and each event of a subscription, runs in its request's context.
       ...contextualExecution((args) => ({ requestId: (args.contextValue as RequestContext).requestId, ...describeOperation(args.document, args.operationName, serviceOf) })),
-      // Parse, validate and cost with the same limits as HTTP; errors go back to the client, nothing runs.
-      onSubscribe: (_ctx, _id, payload) => wsGuard(payload),
+      // The key comes in connection_init's payload ({ authorization: "Bearer tq_…" }); the socket closes before any
+      // subscription starts without one (4401) or with one that is not valid (4403).
+      onConnect: async (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
+        const socket = ctx.extra.socket;
+        if (typeof authorization !== 'string' || !authorization) {
+          socket.close(4401, 'Unauthorized: connection_init needs { "authorization": "Bearer <key>" }');
+          return false;
+        }
+        try {
+          (ctx.extra as WsExtra).principal = await authenticate(db, authorization, { log });
+          return true;
+        } catch {
+          socket.close(4403, 'Forbidden: the API key is not valid');
+          return false;
+        }
+      },
+      // Rate limit (a new subscription spends a read), then parse, validate and cost with the same limits as HTTP;
+      // errors go back to the client, nothing runs.
+      onSubscribe: async (ctx, _id, payload) => {
+        try {
+          await rateLimiter.consume((ctx.extra as WsExtra).principal!.keyId, 'read');
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        return wsGuard(payload);
+      },
       // One context per subscription; loaders without a cache, since it lives as long as the subscription.
       // Subscriptions read nested fields from the primary: an event arrives right after its commit, and a lagging
       // replica would show an order older than the event that carries it.
-      context: (ctx) => context(requestIdOf(ctx.extra.request.headers['x-request-id']), false, {}, 'primary'),
+      context: (ctx) => context((ctx.extra as WsExtra).principal!, requestIdOf(ctx.extra.request.headers['x-request-id']), false, {}, 'primary'),
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined,
     }),
@@ -236,6 +293,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       operationContextPlugin,
       consistencyTokenPlugin(db, consistencyMemory),
       costLimitPlugin(limits.maxCost),
+      rateLimitPlugin(rateLimiter),
       ...(metrics ? [metricsPlugin<RequestContext>(metrics)] : []),
     ],
   });
@@ -275,7 +333,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         // The token sent with the request, else the one this instance remembers for the key's last write.
         const remembered = principal ? consistencyMemory.recall(principal.keyId) : undefined;
         const consistency = consistencyFrom(req.header(CONSISTENCY_HEADER) ?? remembered, waitMs);
-        return { ...context(requestId, true, consistency), principal };
+        return context(principal, requestId, true, consistency);
       },
     }),
   );

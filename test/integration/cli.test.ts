@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { testEnv, withDatabase } from '../support/env';
+import { bearer, createKeyIn } from '../support/keys';
 
 const run = promisify(execFile);
 const BIN = path.join(__dirname, '..', '..', 'bin', 'tradeql.js');
@@ -54,6 +55,8 @@ describe('tradeql command', () => {
   });
 
   it('serves, then stops cleanly on SIGTERM', async () => {
+    await run(process.execPath, [BIN, 'migrate'], { env });
+    const key = await createKeyIn(url);
     const port = await freePort();
     const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -62,7 +65,7 @@ describe('tradeql command', () => {
       let body: any;
       while (Date.now() < deadline && child.exitCode === null) {
         try {
-          const res = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ latestBar(symbol: "NONE") { close } }' }) });
+          const res = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(key) }, body: JSON.stringify({ query: '{ latestBar(symbol: "NONE") { close } }' }) });
           body = await res.json();
           break;
         } catch {

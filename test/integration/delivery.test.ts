@@ -23,7 +23,7 @@ describe('delivery', () => {
     // subscribers never listen.
     const own = await createOwnDatabase('tradeql_dlv');
     const gw = await startTestGateway({ DATABASE_URL: own.url, DATABASE_REPLICA_URLS: '', REDIS_URL: `redis://127.0.0.1:${port}`, SYNC_ENABLED: 'false', OUTBOX_POLL_MS: '100' });
-    const client = openClient(gw.wsUrl);
+    const client = openClient(gw.wsUrl, gw.auth);
     try {
       const acc = await setup(gw);
       const sub = subscribe(client, `subscription($a: ID!) { tradeExecuted(accountId: $a) { eventId sequence trade { tradeId } } }`, { a: acc });
@@ -53,7 +53,7 @@ describe('delivery', () => {
 
   it('publishes, through the next relay, the events of a gateway killed between commit and publish', async () => {
     const gw = await startTestGateway({ SYNC_ENABLED: 'false', OUTBOX_POLL_MS: '100', REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379' });
-    const client = openClient(gw.wsUrl);
+    const client = openClient(gw.wsUrl, gw.auth);
     try {
       const acc = await setup(gw);
       const sub = subscribe(client, `subscription($a: ID!) { tradeExecuted(accountId: $a) { trade { tradeId price } } }`, { a: acc });

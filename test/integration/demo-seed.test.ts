@@ -5,7 +5,7 @@
 import { loadConfig } from '../../src/config';
 import { openDatabase, type Runtime } from '../../src/app';
 import { createLogger } from '../../src/platform/logger';
-import { toPgArray } from '../../src/modules/market-data/market-data.repository';
+import { toPgArray } from '../../src/platform/pg-array';
 import { seedDemo } from '../../src/modules/ops/demo-seed';
 import { testDatabase } from '../support/env';
 

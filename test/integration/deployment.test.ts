@@ -13,6 +13,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { bearer, createKeyIn } from '../support/keys';
 import { createOwnDatabase, testEnv, waitForSchemaOnReplica, withDatabase } from '../support/env';
 import { freePort, startRedis, stopRedis } from '../support/redis-server';
 import { subscribe, type Subscription } from '../support/subscriber';
@@ -20,6 +21,7 @@ import { subscribe, type Subscription } from '../support/subscriber';
 const BIN = path.join(__dirname, '..', '..', 'bin', 'tradeql.js');
 const STOP_GRACE_MS = 10_000;
 const tag = `${process.pid}-${Date.now().toString(36)}`;
+let adminKey = '';
 
 // --- the load balancer ------------------------------------------------------------------------------------------------
 
@@ -206,7 +208,7 @@ interface GqlReply {
 
 /** POST /graphql through the load balancer, on a connection of its own. */
 async function gql(query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}): Promise<GqlReply> {
-  const res = await httpRequest(lb!.port, 'POST', '/graphql', JSON.stringify({ query, variables }), headers);
+  const res = await httpRequest(lb!.port, 'POST', '/graphql', JSON.stringify({ query, variables }), { ...bearer(adminKey), ...headers });
   const body = JSON.parse(res.text);
   return { status: res.status, headers: res.headers, ...body, backend: res.localPort === undefined ? undefined : lb!.servedBy.get(res.localPort) };
 }
@@ -225,7 +227,7 @@ async function wsClient(): Promise<{ client: Client; backend: number; closeCodes
   }
   const closeCodes: number[] = [];
   const client = createClient({
-    url: `ws://127.0.0.1:${lb!.port}/graphql`, webSocketImpl: TrackedWebSocket, lazy: false, retryAttempts: 0,
+    url: `ws://127.0.0.1:${lb!.port}/graphql`, webSocketImpl: TrackedWebSocket, lazy: false, retryAttempts: 0, connectionParams: bearer(adminKey),
     on: { closed: (event) => closeCodes.push((event as { code: number }).code) },
     // A close is expected here (a gateway stops): recorded above, not logged.
     onNonLazyError: () => undefined,
@@ -259,10 +261,11 @@ const orderIds = (sub: Subscription<OrderEvent>) => sub.events.map((e) => e.orde
 
 beforeAll(async () => {
   db = await createOwnDatabase('tradeql_deploy');
+  adminKey = await createKeyIn(db.url);
   const replicaUrl = withDatabase(testEnv().replicaAdminUrl, new URL(db.url).pathname.slice(1));
   const redisPort = await freePort();
   [redis] = await Promise.all([startRedis(redisPort), waitForSchemaOnReplica(replicaUrl)]);
-  const env = { DATABASE_URL: db.url, DATABASE_REPLICA_URLS: replicaUrl, REDIS_URL: `redis://127.0.0.1:${redisPort}`, SYNC_ENABLED: 'false', LOG_LEVEL: 'warn' };
+  const env = { DATABASE_URL: db.url, DATABASE_REPLICA_URLS: replicaUrl, REDIS_URL: `redis://127.0.0.1:${redisPort}`, SYNC_ENABLED: 'false', LOG_LEVEL: 'warn', RATE_LIMIT_READS_PER_SEC: '0', RATE_LIMIT_MUTATIONS_PER_SEC: '0' };
   const ports = [await freePort()];
   while (ports.length < 2) {
     const port = await freePort();

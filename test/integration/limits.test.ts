@@ -29,7 +29,7 @@ const start = async (env: Record<string, string>) => {
 
 beforeAll(async () => {
   gw = await start({ CORS_ORIGINS: `${ORIGIN}, https://other.example.com` });
-  client = openClient(gw.wsUrl);
+  client = openClient(gw.wsUrl, gw.auth);
 });
 
 afterAll(async () => {
@@ -198,7 +198,7 @@ describe('the documented operations', () => {
 
 describe('HTTP', () => {
   const send = (url: string, init: RequestInit = {}) =>
-    fetch(url, { method: 'POST', ...init, headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
+    fetch(url, { method: 'POST', ...init, headers: { 'content-type': 'application/json', ...gw.auth, ...(init.headers as Record<string, string>) } });
 
   it('refuses a body over the limit with a 413 JSON error; a 10,000-bar ingestion fits the default', async () => {
     const big = await send(gw.url, { body: JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(10 * 1024 * 1024) } }) });
@@ -261,7 +261,7 @@ describe('production mode', () => {
     // Outside production the same mistake gets a suggestion.
     expect((await gw.post(TYPO)).errors![0].message).toMatch(/Did you mean "latestBar"\?/);
 
-    const ws = openClient(prod.wsUrl);
+    const ws = openClient(prod.wsUrl, prod.auth);
     try {
       for (const [query, expected] of [[INTROSPECTION, 'introspection'], [TYPO, 'Cannot query field']]) {
         const sub = subscribe(ws, query);

@@ -92,7 +92,7 @@ describe('GET /metrics', () => {
     expect(bad.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
     const long = `Q${'a'.repeat(80)}`;
     await gw.post(`query ${long} { __typename }`);
-    const unparsable = await fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{', operationName: 'bad-name!' }) });
+    const unparsable = await fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json', ...gw.auth }, body: JSON.stringify({ query: '{', operationName: 'bad-name!' }) });
     expect(unparsable.status).toBe(400);
     const after = await scrape(gw);
 
@@ -113,7 +113,7 @@ describe('GET /metrics', () => {
   it('shows open WebSocket connections and subscriptions, and their end', async () => {
     const acc = uniqueId('met');
     await gw.post(CREATE, { i: { accountId: acc, name: 'metrics' } });
-    const client = openClient(gw.wsUrl);
+    const client = openClient(gw.wsUrl, gw.auth);
     try {
       const sub = subscribe(client, `subscription MetricsOrders($a: ID!) { orderUpdated(accountId: $a) { sequence } }`, { a: acc });
       await waitForStreams(gw.gateway.hub, 1);

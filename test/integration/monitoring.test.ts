@@ -96,16 +96,19 @@ describe('slow statements (SLOW_QUERY_MS=1)', () => {
 
     const response = await slowInsert(gw, account, () => fetch(gw.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+      headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...gw.auth },
       body: JSON.stringify({ query: SUBMIT, variables: { input: { accountId: account, clientOrderId, symbol: 'MONX', side: 'BUY', type: 'MARKET', quantity: '1' } } }),
     }));
     expect(response.headers.get('x-request-id')).toBe(requestId);
     expect(((await response.json()) as Row).errors).toBeUndefined();
 
     const rows = await rowsWhen(gw, `select service, operation, duration_ms::float8 as ms, statement, details from logging.performance_logs
-      where correlation_id = ? order by id`, [requestId], (r) => r.some((row) => row.ms >= 40));
-    expect(rows.every((r) => r.service === 'orders' && r.operation === 'MonitoringSubmit')).toBe(true);
-    const insert = rows.find((r) => r.ms >= 40)!;
+      where correlation_id = ? order by id`, [requestId], (r) => r.some((row) => row.ms >= 40 && /insert into/i.test(row.statement)));
+    // The API key is looked up before the operation is known: its statement is the gateway's.
+    const [auth, ...work] = rows;
+    expect(auth).toMatchObject({ service: 'gateway', operation: 'unknown', statement: expect.stringMatching(/from execution\.api_keys/) });
+    expect(work.every((r) => r.service === 'orders' && r.operation === 'MonitoringSubmit')).toBe(true);
+    const insert = work.find((r) => r.ms >= 40 && /insert into/i.test(r.statement))!;
     expect(insert.statement).toMatch(/insert into/i);
     expect(insert.details).toMatchObject({ connection: 'primary', slowQueryMs: 1 });
     for (const row of rows) {
@@ -114,15 +117,15 @@ describe('slow statements (SLOW_QUERY_MS=1)', () => {
 
     // The same statements, logged at warn, are in logging.system_logs with the same id.
     const logged = await rowsWhen(gw, `select level, service, event_type, message, details from logging.system_logs where correlation_id = ?`, [requestId],
-      (r) => r.some((row) => row.message === 'slow SQL statement' && row.details.durationMs >= 40));
-    const warn = logged.find((row) => row.details.durationMs >= 40)!;
+      (r) => r.some((row) => row.message === 'slow SQL statement' && row.details.statement === insert.statement));
+    const warn = logged.find((row) => row.details.statement === insert.statement)!;
     expect(warn).toMatchObject({ level: 'warn', event_type: 'query-performance', service: 'tradeql', details: { operation: 'MonitoringSubmit', module: 'orders', connection: 'primary' } });
     expect(warn.details.statement).toBe(insert.statement);
     expect(JSON.stringify(logged)).not.toContain(clientOrderId);
   });
 
   it('performanceSummary is for admin keys only', async () => {
-    expect((await gw.gql(SUMMARY, { limit: 1 })).errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await gw.gql(SUMMARY, { limit: 1 }, { authorization: '' })).errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
     const acc = uniqueId('mon');
     await gw.gql(`mutation { createAccount(input: {accountId: "${acc}", name: "v"}) { accountId } }`);
     const { key } = await createApiKey(gw.runtime.db, { role: 'viewer', accountIds: [acc], name: 'viewer' });
@@ -130,6 +133,11 @@ describe('slow statements (SLOW_QUERY_MS=1)', () => {
   });
 
   it('performanceSummary counts per service and operation, and moves with traffic (HTTP and WebSocket)', async () => {
+    // A key that wrote nothing: its reads carry no remembered consistency token (whose check is a statement too);
+    // used once first, since a key's first use also records last_used_at.
+    const reader = { authorization: `Bearer ${await gw.createKey('admin')}` };
+    await gw.post(`{ latestBar(symbol: "MONX") { close } }`, undefined, reader);
+    await new Promise((r) => setTimeout(r, 200));
     const before = await gw.gql(SUMMARY, { limit: 5 }, await adminAuth(gw));
     expect(before.errors).toBeUndefined();
     const s0 = before.data.performanceSummary;
@@ -137,7 +145,7 @@ describe('slow statements (SLOW_QUERY_MS=1)', () => {
     expect(Date.parse(s0.since)).toBeLessThanOrEqual(Date.now());
     const count0 = entry(s0.operations, 'market-data', 'MonitoringLatest')?.queryCount ?? 0;
 
-    for (let i = 0; i < 3; i++) expect((await gw.post(`query MonitoringLatest { latestBar(symbol: "MONX") { close } }`)).errors).toBeUndefined();
+    for (let i = 0; i < 3; i++) expect((await gw.post(`query MonitoringLatest { latestBar(symbol: "MONX") { close } }`, undefined, reader)).errors).toBeUndefined();
     expect((await gw.post(`{ account(accountId: "nobody") { name } }`)).errors).toBeUndefined();
 
     const after = (await gw.gql(SUMMARY, { limit: 5 }, await adminAuth(gw))).data.performanceSummary;
@@ -157,7 +165,7 @@ describe('slow statements (SLOW_QUERY_MS=1)', () => {
         super(url, protocols, { headers: { 'x-request-id': wsRequestId } });
       }
     }
-    const client = createClient({ url: gw.wsUrl, webSocketImpl: WithRequestId, lazy: false, retryAttempts: 0 });
+    const client = createClient({ url: gw.wsUrl, webSocketImpl: WithRequestId, lazy: false, retryAttempts: 0, connectionParams: gw.auth });
     try {
       const q = subscribe(client, `query MonitoringWsLatest { latestBar(symbol: "MONX") { close } }`);
       await q.waitFor(1);

@@ -24,7 +24,8 @@ function explaining(plans: any[]): ReadSession {
     plans.push(r.rows[0]['QUERY PLAN'][0].Plan);
     return [];
   };
-  return { all, one: async (sql: string, params?: unknown[]) => (await all(sql, params))[0] ?? null } as unknown as ReadSession;
+  const one = async (sql: string, params?: unknown[]) => (await all(sql, params))[0] ?? null;
+  return { all, one, allPublic: all, onePublic: one } as unknown as ReadSession;
 }
 
 function nodes(plan: any): string[] {

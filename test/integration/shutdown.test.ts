@@ -9,15 +9,17 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { createOwnDatabase } from '../support/env';
 import { freePort } from '../support/redis-server';
+import { bearer, createKeyIn } from '../support/keys';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'tradeql.js');
 
 /** One POST on a fresh connection, so a refused connection and a reset one can be told apart. */
+let key = '';
 function post(port: number, body: unknown): Promise<{ status: number; json: any } | { error: string }> {
   return new Promise((resolve) => {
     const data = JSON.stringify(body);
     const req = http.request({ host: '127.0.0.1', port, path: '/graphql', method: 'POST', agent: false,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), connection: 'close' } }, (res) => {
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), connection: 'close', ...bearer(key) } }, (res) => {
       let text = '';
       res.on('data', (chunk) => (text += chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
@@ -31,9 +33,10 @@ function post(port: number, body: unknown): Promise<{ status: number; json: any 
 describe('graceful shutdown', () => {
   it('loses no committed mutation and resets no request when SIGTERM arrives under load', async () => {
     const own = await createOwnDatabase('tradeql_stop');
+    key = await createKeyIn(own.url);
     const port = await freePort();
     const child = spawn(process.execPath, [BIN, 'serve'], {
-      env: { ...process.env, DATABASE_URL: own.url, DATABASE_REPLICA_URLS: '', REDIS_URL: '', SYNC_ENABLED: 'false', LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1' },
+      env: { ...process.env, DATABASE_URL: own.url, DATABASE_REPLICA_URLS: '', REDIS_URL: '', SYNC_ENABLED: 'false', LOG_LEVEL: 'warn', RATE_LIMIT_MUTATIONS_PER_SEC: '0', PORT: String(port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -59,7 +62,9 @@ describe('graceful shutdown', () => {
         }
       };
       const workers = Array.from({ length: 8 }, worker);
-      await new Promise((res) => setTimeout(res, 700));
+      // Under load: SIGTERM once a good number of mutations were acknowledged (a fixed wait is too short on a busy machine).
+      const loaded = Date.now() + 15_000;
+      while (outcomes.filter((o) => 'json' in o && o.status === 200).length < 20 && Date.now() < loaded) await new Promise((res) => setTimeout(res, 20));
       stopping = true;
       child.kill('SIGTERM');
       await Promise.all(workers);

@@ -14,7 +14,7 @@ let b: TestGateway;
 const clients: Client[] = [];
 
 function client(gw: TestGateway): Client {
-  const c = openClient(gw.wsUrl);
+  const c = openClient(gw.wsUrl, gw.auth);
   clients.push(c);
   return c;
 }
@@ -139,7 +139,7 @@ describe('subscriptions', () => {
   it('works without Redis on one instance (the in-process pub/sub of the embedded default)', async () => {
     const own = await createOwnDatabase('tradeql_mem');
     const solo = await startTestGateway({ DATABASE_URL: own.url, DATABASE_REPLICA_URLS: '', REDIS_URL: '', SYNC_ENABLED: 'false' });
-    const c = openClient(solo.wsUrl);
+    const c = openClient(solo.wsUrl, solo.auth);
     try {
       expect(solo.gateway.relay).toBeDefined();
       const acc = await account(solo);

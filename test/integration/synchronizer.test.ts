@@ -13,7 +13,7 @@ import { decimalText } from '../../src/platform/decimal';
 import { createLogger } from '../../src/platform/logger';
 import { initOrm, migrate } from '../../src/platform/orm';
 import { entities } from '../../src/entities';
-import { toPgArray } from '../../src/modules/market-data/market-data.repository';
+import { toPgArray } from '../../src/platform/pg-array';
 import { applyFill, FLAT, type PositionState } from '../../src/modules/positions/position-math';
 import { AnalyticsSynchronizer, type TradeEvent } from '../../src/modules/analytics/synchronizer';
 import { AnalyticsFold, tradesPage, type MetricRow, type SummaryRow, type TradeRecord } from '../../src/modules/analytics/rebuild';

@@ -5,13 +5,13 @@ import { startTestGateway, type TestGateway } from '../support/gateway';
 let gw: TestGateway;
 
 /** Speaks graphql-transport-ws by hand so the test controls the socket. */
-async function rawSubscriber(url: string): Promise<WebSocket> {
+async function rawSubscriber(url: string, authorization = `Bearer ${gw.adminKey}`): Promise<WebSocket> {
   const ws = new WebSocket(url, 'graphql-transport-ws');
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);
   });
-  ws.send(JSON.stringify({ type: 'connection_init' }));
+  ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization } }));
   await new Promise<void>((resolve) => ws.on('message', (m) => JSON.parse(String(m)).type === 'connection_ack' && resolve()));
   ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { marketDataUpdated(symbols: ["*"]) { symbol } }' } }));
   return ws;
@@ -53,7 +53,7 @@ describe('websocket transport', () => {
 
   it('closes open sockets when the gateway stops', async () => {
     const other = await startTestGateway({ SYNC_ENABLED: 'false' });
-    const ws = await rawSubscriber(other.wsUrl);
+    const ws = await rawSubscriber(other.wsUrl, `Bearer ${other.adminKey}`);
     await until(() => other.gateway.hub.size === 1, 5000, 'the subscription to start');
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     await other.stop();

@@ -1,16 +1,23 @@
 /** Starts a real gateway in this test process, on a free port, against this run's database and replica. */
 import { loadConfig } from '../../src/config';
 import { openDatabase, type Runtime } from '../../src/app';
-import { createGateway, type Gateway } from '../../src/server/gateway';
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/server/gateway';
 import { gatewayOptions } from '../../src/serve';
 import { createLogger } from '../../src/platform/logger';
 import { testDatabase } from './env';
+import { create as createApiKey } from '../../src/modules/accounts/api-keys.service';
 
 export interface TestGateway {
   url: string;
   wsUrl: string;
   runtime: Runtime;
   gateway: Gateway;
+  /** an admin key, sent by `gql` and `post` unless the headers carry an `authorization` of their own ('' for none) */
+  adminKey: string;
+  /** `{ authorization: 'Bearer <admin key>' }`: headers, or graphql-ws connectionParams */
+  auth: { authorization: string };
+  /** a new key of that role for those accounts (which must exist) */
+  createKey(role: 'viewer' | 'trader' | 'admin', accountIds?: string[]): Promise<string>;
   gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GqlResult<T>>;
   /** The same without waiting for the replica first. */
   post<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GqlResult<T>>;
@@ -42,7 +49,10 @@ export async function syncReplica(runtime: Runtime, timeoutMs = 10_000): Promise
   }
 }
 
-export async function startTestGateway(env: Record<string, string> = {}, options: { syncReads?: boolean } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  env: Record<string, string> = {},
+  options: { syncReads?: boolean; overrides?: Partial<GatewayOptions> } = {},
+): Promise<TestGateway> {
   const syncReads = options.syncReads ?? true;
   const { databaseUrl, replicaUrl } = testDatabase();
   const config = loadConfig({
@@ -53,19 +63,30 @@ export async function startTestGateway(env: Record<string, string> = {}, options
     // Every gateway on the shared database publishes through the same Redis, as one deployment does: a relay on an
     // in-process bus would take the shared outbox's events where no other gateway can hear them.
     REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    // No rate limits unless a test sets them: tests fire hundreds of operations a second with one key.
+    RATE_LIMIT_READS_PER_SEC: '0',
+    RATE_LIMIT_MUTATIONS_PER_SEC: '0',
+    // Tests queue 50 fills on one row lock on a busy machine: lock waits count toward the statement timeout.
+    REQUEST_STATEMENT_TIMEOUT_MS: '30000',
     // A gateway on a database of its own gets a channel of its own, as a separate deployment would.
     ...(env.DATABASE_URL && env.DATABASE_URL !== databaseUrl ? { EVENTS_CHANNEL: `tradeql.events.${new URL(env.DATABASE_URL).pathname.slice(1)}` } : {}),
     ...env,
   });
   const log = createLogger(config.LOG_LEVEL);
   const runtime = await openDatabase(config, log);
-  const gateway: Gateway = await createGateway(gatewayOptions(config, runtime.db, log));
+  const gateway: Gateway = await createGateway({ ...gatewayOptions(config, runtime.db, log), ...options.overrides });
   const { port } = await gateway.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}/graphql`;
+  const createKey: TestGateway['createKey'] = async (role, accountIds = []) =>
+    (await createApiKey(runtime.db, { role, accountIds, name: `test ${role}` })).key;
+  const adminKey = await createKey('admin');
+  const auth = { authorization: `Bearer ${adminKey}` };
   const post: TestGateway['post'] = async (query, variables, headers) => {
+    const all: Record<string, string> = { 'content-type': 'application/json', ...auth, ...(headers ?? {}) };
+    if (!all.authorization) delete all.authorization;
     const res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(headers ?? {}) },
+      headers: all,
       body: JSON.stringify({ query, variables }),
     });
     const body = (await res.json()) as GqlResult<any>;
@@ -76,6 +97,9 @@ export async function startTestGateway(env: Record<string, string> = {}, options
     wsUrl: url.replace('http://', 'ws://'),
     runtime,
     gateway,
+    adminKey,
+    auth,
+    createKey,
     post,
     async gql(query, variables, headers) {
       if (syncReads && !/^\s*mutation\b/.test(query)) await syncReplica(runtime);

@@ -2,8 +2,9 @@
 import type { Scope } from '../../platform/scope';
 import { ConflictError } from '../../platform/errors';
 import { categorize } from '../../platform/db-errors';
+import { writeAudit } from '../../platform/audit';
 import { inTransaction } from '../../platform/transaction';
-import { toPgArray } from '../market-data/market-data.repository';
+import { toPgArray } from '../../platform/pg-array';
 import { AccountEntity } from './account.entity';
 import { validateAccountId, validateNewAccount } from './account-rules';
 
@@ -20,8 +21,9 @@ export class AccountsService {
       const account = await inTransaction(scope.db.em(), async (tx) => {
         const entity = tx.create(AccountEntity, data);
         await tx.flush();
+        await writeAudit(tx, scope.access, { operation: 'createAccount', table: 'execution.accounts', recordIds: [data.accountId], result: 'ok' });
         return entity;
-      });
+      }, { access: scope.access });
       scope.reads.preferPrimary();
       return account;
     } catch (error) {

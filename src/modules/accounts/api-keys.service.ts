@@ -12,7 +12,7 @@ import type { Logger } from '../../platform/logger';
 import { AppError, ValidationError } from '../../platform/errors';
 import { inTransaction } from '../../platform/transaction';
 import { toIsoUtc } from '../../platform/time';
-import { toPgArray } from '../market-data/market-data.repository';
+import { toPgArray } from '../../platform/pg-array';
 import { ApiKeyEntity } from './api-key.entity';
 import { validateAccountId } from './account-rules';
 import { displayPrefix, generateKey, hashKey, isRole, parseBearer, ROLES, type Principal, type Role } from './api-keys';

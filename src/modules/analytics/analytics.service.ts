@@ -19,7 +19,7 @@ export class AnalyticsService {
     if (f.from) (where.push('date >= ?::date'), params.push(f.from));
     if (f.to) (where.push('date <= ?::date'), params.push(f.to));
     // Bounded: at most a year of days per strategy unless the caller narrows it.
-    return scope.reads.all<PerformanceMetricRow>(
+    return scope.reads.allPublic<PerformanceMetricRow>(
       `select strategy, to_char(date, 'YYYY-MM-DD') as date, total_trades as "totalTrades",
               winning_trades as "winningTrades", win_rate as "winRate"
        from analytics.performance_metrics ${where.length ? `where ${where.join(' and ')}` : ''}

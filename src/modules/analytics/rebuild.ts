@@ -8,7 +8,7 @@ import type { Database } from '../../platform/database';
 import type { Logger } from '../../platform/logger';
 import { Decimal, decimalText, roundToScale } from '../../platform/decimal';
 import { inTransaction } from '../../platform/transaction';
-import { toPgArray } from '../market-data/market-data.repository';
+import { toPgArray } from '../../platform/pg-array';
 import { FLAT, applyFill, type PositionState } from '../positions/position-math';
 
 /** The consumer name of the analytics synchronizer in analytics.processed_events. */

@@ -3,6 +3,10 @@
  * timeframes aggregate 1-minute bars with date_bin over the (symbol, timestamp) primary key.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { toPgArray } from '../../platform/pg-array';
+
+/** Kept for modules that import it from here. */
+export { toPgArray };
 import type { ReadSession } from '../../platform/read-session';
 import type { ValidBar } from './bar-rules';
 import { TIMEFRAMES, type Timeframe } from './timeframes';
@@ -26,7 +30,7 @@ export const LATEST_MS = Date.UTC(9000, 0, 1);
 export class MarketDataRepository {
   /** 1-minute bars in [fromMs, toMs), oldest first. */
   async minuteBars(reads: ReadSession, symbol: string, fromMs: number, toMs: number, limit: number): Promise<BarRow[]> {
-    return reads.all<BarRow>(
+    return reads.allPublic<BarRow>(
       `select symbol, "timestamp", open, high, low, close, volume from ${TABLE}
        where symbol = ? and "timestamp" >= ? and "timestamp" < ? order by "timestamp" limit ?`,
       [symbol, new Date(fromMs), new Date(toMs), limit],
@@ -35,7 +39,7 @@ export class MarketDataRepository {
 
   /** Aggregated bars whose bucket starts in [fromMs, toMs): first open, max high, min low, last close, sum volume. */
   async aggregatedBars(reads: ReadSession, symbol: string, timeframe: Timeframe, fromMs: number, toMs: number, limit: number): Promise<BarRow[]> {
-    return reads.all<BarRow>(
+    return reads.allPublic<BarRow>(
       `select symbol, date_bin(?::interval, "timestamp", timestamptz 'epoch') as "timestamp",
               (array_agg(open order by "timestamp"))[1] as open, max(high) as high, min(low) as low,
               (array_agg(close order by "timestamp" desc))[1] as close, sum(volume) as volume
@@ -48,7 +52,7 @@ export class MarketDataRepository {
 
   /** Time of the first bar at or after `fromMs` (and before `toMs`), to skip gaps without scanning them. */
   async nextBarTime(reads: ReadSession, symbol: string, fromMs: number, toMs: number): Promise<number | null> {
-    const row = await reads.one<{ ms: string }>(
+    const row = await reads.onePublic<{ ms: string }>(
       `select (extract(epoch from "timestamp") * 1000)::bigint as ms from ${TABLE}
        where symbol = ? and "timestamp" >= ? and "timestamp" < ? order by "timestamp" limit 1`,
       [symbol, new Date(fromMs), new Date(toMs)],
@@ -62,7 +66,7 @@ export class MarketDataRepository {
   }
 
   async latestBar(reads: ReadSession, symbol: string): Promise<BarRow | null> {
-    return reads.one<BarRow>(
+    return reads.onePublic<BarRow>(
       `select symbol, "timestamp", open, high, low, close, volume from ${TABLE}
        where symbol = ? order by "timestamp" desc limit 1`,
       [symbol],
@@ -71,7 +75,7 @@ export class MarketDataRepository {
 
   /** Latest close of each symbol (one index probe per symbol and partition, batched in one statement). */
   async latestCloses(reads: ReadSession, symbols: readonly string[]): Promise<Map<string, string>> {
-    const rows = await reads.all<{ symbol: string; close: string }>(
+    const rows = await reads.allPublic<{ symbol: string; close: string }>(
       `select s.symbol, b.close from unnest(?::text[]) as s(symbol)
        cross join lateral (select close from ${TABLE} m where m.symbol = s.symbol order by "timestamp" desc limit 1) b`,
       [toPgArray(symbols)],
@@ -106,7 +110,3 @@ export class MarketDataRepository {
   }
 }
 
-/** A text[] literal for one bound parameter (knex would expand a JS array into several). */
-export function toPgArray(values: readonly string[]): string {
-  return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
-}

@@ -1,6 +1,7 @@
 /** Market-data reads (keyset pages of bars at any timeframe) and batch ingestion. */
 import { decodeCursor, encodeCursor, isDigits, pageSize, toConnection, type Connection } from '../../platform/pagination';
 import { inTransaction } from '../../platform/transaction';
+import { writeAudit } from '../../platform/audit';
 import { writeEvents } from '../../platform/outbox';
 import { barEvents } from '../events';
 import type { Scope } from '../../platform/scope';
@@ -80,8 +81,12 @@ export class MarketDataService {
     const result = await inTransaction(scope.db.em(), async (tx) => {
       const counts = await this.repo.upsertBars(tx, bars);
       await writeEvents(tx, barEvents(bars));
+      await writeAudit(tx, scope.access, {
+        operation: 'ingestMarketData', table: 'data_ingestion.market_data', recordIds: [...new Set(bars.map((b) => b.symbol))], result: 'ok',
+        details: { bars: bars.length, ...counts },
+      });
       return counts;
-    });
+    }, { access: scope.access });
     scope.reads.preferPrimary();
     scope.outbox.wake();
     return result;

@@ -33,7 +33,7 @@ export class PerformanceService {
   /** Newest first, from every process writing to logging.performance_logs. */
   async recentSlow(scope: Scope, limit: number): Promise<SlowStatementRow[]> {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RECENT) throw ValidationError.field('limit', `must be between 1 and ${MAX_RECENT}`);
-    const rows = await scope.reads.all<SlowStatementRow & { durationMs: string }>(
+    const rows = await scope.reads.allPublic<SlowStatementRow & { durationMs: string }>(
       `select "timestamp", service, operation, duration_ms::text as "durationMs", statement, correlation_id as "correlationId"
        from logging.performance_logs order by "timestamp" desc, id desc limit ?`,
       [limit],

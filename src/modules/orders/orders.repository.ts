@@ -1,7 +1,7 @@
 /** Order and trade SQL: keyset-paged lists, batched lookups for DataLoaders, and the idempotent insert. */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ReadSession } from '../../platform/read-session';
-import { toPgArray } from '../market-data/market-data.repository';
+import { toPgArray } from '../../platform/pg-array';
 import type { NewOrder, OrderStatus } from './order-lifecycle';
 
 /** An order as GraphQL shows it (plain row, camelCase); `cursorTs` is created_at in epoch microseconds. */
@@ -54,6 +54,8 @@ export type Keyset = [string, string] | null;
 
 export interface OrderFilter {
   accountId?: string | null;
+  /** only these accounts (a key's own, when it names none) */
+  accountIds?: readonly string[] | null;
   symbol?: string | null;
   status?: OrderStatus[] | null;
   strategy?: string | null;
@@ -61,6 +63,8 @@ export interface OrderFilter {
 
 export interface TradeFilter {
   accountId?: string | null;
+  /** only these accounts (a key's own, when it names none) */
+  accountIds?: readonly string[] | null;
   symbol?: string | null;
   strategy?: string | null;
   fromMs?: number | null;
@@ -74,6 +78,7 @@ export class OrdersRepository {
     const where: string[] = [];
     const params: unknown[] = [];
     if (f.accountId) (where.push('o.account_id = ?'), params.push(f.accountId));
+    if (f.accountIds) (where.push('o.account_id = any(?::text[])'), params.push(toPgArray(f.accountIds)));
     if (f.symbol) (where.push('o.symbol = ?'), params.push(f.symbol));
     if (f.strategy) (where.push('o.strategy = ?'), params.push(f.strategy));
     if (f.status?.length) (where.push('o.status = any(?::text[])'), params.push(toPgArray(f.status)));
@@ -116,6 +121,7 @@ export class OrdersRepository {
     const where: string[] = [];
     const params: unknown[] = [];
     if (f.accountId) (where.push('t.account_id = ?'), params.push(f.accountId));
+    if (f.accountIds) (where.push('t.account_id = any(?::text[])'), params.push(toPgArray(f.accountIds)));
     if (f.symbol) (where.push('t.symbol = ?'), params.push(f.symbol));
     if (f.strategy) (where.push('t.strategy = ?'), params.push(f.strategy));
     if (f.fromMs != null) (where.push('t.executed_at >= ?'), params.push(new Date(f.fromMs)));

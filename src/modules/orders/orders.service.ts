@@ -10,6 +10,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../platform/er
 import { categorize } from '../../platform/db-errors';
 import { inTransaction } from '../../platform/transaction';
 import { writeEvents } from '../../platform/outbox';
+import { writeAudit } from '../../platform/audit';
 import { orderEvent, tradeEvents, type OrderEventType } from '../events';
 import { decodeCursor, encodeCursor, isDigits, isUuid, pageSize, toConnection, type Connection } from '../../platform/pagination';
 import { validateAccountId } from '../accounts/account-rules';
@@ -69,6 +70,16 @@ export class OrdersService {
     return new Map(rows.map((r) => [r.orderId, r]));
   }
 
+  /**
+   * The account an order belongs to, for the access check that runs before the request's work: read on the primary
+   * as the owner (row-level security would hide another account's order, and the check must tell it apart).
+   */
+  async accountOfOrder(scope: Scope, orderId: string): Promise<string | null> {
+    if (!isUuid(orderId)) return null;
+    const rows = await scope.db.read<{ accountId: string }>('select account_id as "accountId" from execution.orders where order_id = ?', [orderId], 'primary');
+    return rows[0]?.accountId ?? null;
+  }
+
   async orderByClientOrderId(scope: Scope, accountId: string, clientOrderId: string): Promise<OrderRow | null> {
     validateAccountId(accountId);
     return this.repo.orderByClientOrderId(scope.reads, accountId, clientOrderId);
@@ -104,6 +115,7 @@ export class OrdersService {
         const created = await this.repo.insertOrderIfNew(tx, randomUUID(), input);
         if (created) {
           await writeEvents(tx, [orderEvent('SUBMITTED', created)]);
+          await writeAudit(tx, scope.access, { operation: 'submitOrder', table: 'execution.orders', recordIds: [created.orderId], result: 'ok' });
           return { order: created, created: true };
         }
         const existing = await this.repo.lockedOrderByClientOrderId(tx, input.accountId, input.clientOrderId);
@@ -114,8 +126,11 @@ export class OrdersService {
             clientOrderId: input.clientOrderId,
           });
         }
+        await writeAudit(tx, scope.access, {
+          operation: 'submitOrder', table: 'execution.orders', recordIds: [existing.orderId], result: 'ok', details: { replayed: true },
+        });
         return { order: existing, created: false };
-      });
+      }, { access: scope.access });
       scope.reads.preferPrimary();
       if (order.created) scope.outbox.wake();
       return order.order;
@@ -126,7 +141,7 @@ export class OrdersService {
   }
 
   async cancel(scope: Scope, orderId: string, expectedVersion?: number | null): Promise<Order> {
-    return this.changeOrder(scope, orderId, expectedVersion, (order) => {
+    return this.changeOrder(scope, 'cancelOrder', orderId, expectedVersion, (order) => {
       assertCancelable(asState(order));
       order.status = 'CANCELED';
       return 'CANCELED';
@@ -154,7 +169,7 @@ export class OrdersService {
   }
 
   async amend(scope: Scope, input: AmendInput): Promise<Order> {
-    return this.changeOrder(scope, input.orderId, input.expectedVersion, (order) => {
+    return this.changeOrder(scope, 'amendOrder', input.orderId, input.expectedVersion, (order) => {
       const plan = planAmend(asState(order), input);
       order.quantity = plan.quantity;
       order.limitPrice = plan.limitPrice;
@@ -177,8 +192,11 @@ export class OrdersService {
       if (!exists.length) throw new NotFoundError('account', accountId);
       const canceled = await this.repo.cancelOpenOrders(tx, accountId, symbol ?? null);
       await writeEvents(tx, canceled.map((o) => orderEvent('CANCELED', o)));
+      await writeAudit(tx, scope.access, {
+        operation: 'cancelAllOrders', table: 'execution.orders', recordIds: canceled.map((o) => o.orderId), result: 'ok', details: { accountId, symbol: symbol ?? null },
+      });
       return canceled;
-    });
+    }, { access: scope.access });
     scope.reads.preferPrimary();
     if (orders.length) scope.outbox.wake();
     return orders;
@@ -212,8 +230,11 @@ export class OrdersService {
       });
       await tx.flush();
       await writeEvents(tx, [...tradeEvents(fill, position, position.realizedDelta), orderEvent(plan.status as 'FILLED' | 'PARTIALLY_FILLED', order)]);
+      await writeAudit(tx, scope.access, {
+        operation: 'executeTrade', table: 'execution.trades', recordIds: [String(fill.tradeId)], result: 'ok', details: { orderId: order.orderId },
+      });
       return fill;
-    });
+    }, { access: scope.access });
     scope.reads.preferPrimary();
     scope.outbox.wake();
     return trade;
@@ -223,7 +244,7 @@ export class OrdersService {
    * Loads an order, checks the client's expected version, applies a change and flushes with the version check
    * (UPDATE ... WHERE version = <read>). A lost race is CONFLICT with the current version, never an overwrite.
    */
-  private async changeOrder(scope: Scope, orderId: string, expectedVersion: number | null | undefined, change: (order: Order) => OrderEventType): Promise<Order> {
+  private async changeOrder(scope: Scope, operation: string, orderId: string, expectedVersion: number | null | undefined, change: (order: Order) => OrderEventType): Promise<Order> {
     if (!isUuid(orderId)) throw new NotFoundError('order', orderId);
     try {
       const order = await inTransaction(scope.db.em(), async (tx: EntityManager) => {
@@ -233,8 +254,9 @@ export class OrdersService {
         const type = change(order);
         await tx.flush();
         await writeEvents(tx, [orderEvent(type, order)]);
+        await writeAudit(tx, scope.access, { operation, table: 'execution.orders', recordIds: [orderId], result: 'ok', details: { version: order.version } });
         return order;
-      });
+      }, { access: scope.access });
       scope.reads.preferPrimary();
       scope.outbox.wake();
       return order;

@@ -1,6 +1,6 @@
 /** Position SQL for reads. */
 import type { ReadSession } from '../../platform/read-session';
-import { toPgArray } from '../market-data/market-data.repository';
+import { toPgArray } from '../../platform/pg-array';
 
 export interface PositionRow {
   accountId: string;

@@ -1,0 +1,38 @@
+/**
+ * The audit log: who did what to which records, written in the same transaction as the change (so a change and
+ * its audit row commit or roll back together), and for refused attempts in a transaction of their own.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { DbAccess } from './db-access';
+import { requestContext } from './request-context';
+import { toPgArray } from './pg-array';
+
+export type AuditResult = 'ok' | 'denied';
+
+export interface AuditEntry {
+  /** the GraphQL field or command, e.g. submitOrder, apikey revoke */
+  operation: string;
+  table?: string | null;
+  recordIds?: readonly string[];
+  result: AuditResult;
+  details?: Record<string, unknown>;
+}
+
+/** Who acted: a key (its id and role), or the system itself (background work, the command line) when none. */
+export async function writeAudit(tx: EntityManager, actor: Pick<DbAccess, 'keyId' | 'role'> | undefined, entry: AuditEntry): Promise<void> {
+  await tx.execute(
+    `insert into logging.audit_log (key_id, role, operation, table_name, record_ids, result, correlation_id, details)
+     values (?, ?, ?, ?, ?::text[], ?, ?, ?::jsonb)`,
+    [
+      actor?.keyId ?? null,
+      actor?.role ?? 'system',
+      entry.operation,
+      entry.table ?? null,
+      toPgArray(entry.recordIds ?? []),
+      entry.result,
+      requestContext.getStore()?.requestId ?? null,
+      entry.details ? JSON.stringify(entry.details) : null,
+    ],
+    'run',
+  );
+}

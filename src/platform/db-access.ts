@@ -1,0 +1,37 @@
+/**
+ * Who the database should believe a request transaction is for: row-level security's input (see the migration
+ * Migration20261127000004_row_level_security). A request's transactions switch to the `trading_app` role, which owns
+ * nothing, and set the key's accounts (or the admin bypass) transaction-locally, so nothing leaks into the next use
+ * of a pooled connection. Work without a DbAccess (migrations, maintenance, background workers) runs as the owner.
+ */
+import { toPgArray } from './pg-array';
+
+export const REQUEST_ROLE = 'trading_app';
+
+export interface DbAccess {
+  /** the API key's id, for the audit log */
+  keyId: string;
+  /** the key's role (viewer, trader, admin) */
+  role: string;
+  /** the accounts the key holds */
+  accountIds: readonly string[];
+  /** admin keys see every account: the policies honour the flag */
+  bypass: boolean;
+  /** statement timeout of the request's statements, in ms */
+  statementTimeoutMs: number;
+}
+
+/** One statement, one round trip: the settings of a request transaction, as knex `?` parameters. */
+export const ACCESS_PRELUDE = `select set_config('role', '${REQUEST_ROLE}', true),
+  set_config('app.current_account_ids', ?, true),
+  set_config('app.bypass_rls', ?, true),
+  set_config('statement_timeout', ?, true)`;
+
+export function accessParams(access: DbAccess): unknown[] {
+  return [toPgArray(access.accountIds), access.bypass ? 'on' : 'off', String(access.statementTimeoutMs)];
+}
+
+/** Transaction control and the prelude: not counted as the request's statements (they are per transaction). */
+export function isControlStatement(sql: string): boolean {
+  return /^\s*(begin|commit|rollback|start transaction|set transaction|savepoint|release savepoint|select set_config\('role')/i.test(sql);
+}
