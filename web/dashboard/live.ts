@@ -30,8 +30,8 @@ interface Entry {
 /** Close codes after which retrying with the same key is pointless. */
 const FATAL_CLOSE = new Map<number, string>([
   [4400, 'the gateway refused the connection'],
-  [4401, 'the API key was refused'],
-  [4403, 'the API key was refused'],
+  [4401, 'an API key is needed: enter one above'],
+  [4403, 'the API key was refused: check it above'],
 ]);
 
 export class LiveConnection {

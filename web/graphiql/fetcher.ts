@@ -34,5 +34,21 @@ export function createFetcher(location: Location): Fetcher {
   // With subscriptionUrl, the toolkit opens one graphql-ws connection per subscription, its connectionParams being
   // the request's headers: so each subscription carries the key as it is in the editor when it starts.
   const inner = createGraphiQLFetcher({ url: url.href, subscriptionUrl: subscriptionUrl.href });
-  return (params, options) => inner(params, { ...options, headers: normaliseHeaders(options?.headers) });
+  return (params, options) => {
+    // GraphiQL asks for the schema as it opens, before its header editor exists, so without headers: take the ones
+    // it kept (with "persist headers" on), else the schema waits for the key and a re-fetch (the ⟳ button).
+    const headers = options?.headers ?? (params.operationName === 'IntrospectionQuery' ? storedHeaders() : undefined);
+    return inner(params, { ...options, headers: normaliseHeaders(headers) });
+  };
+}
+
+/** The headers GraphiQL keeps in the page's storage when "persist headers" is on. */
+function storedHeaders(): Record<string, unknown> | undefined {
+  try {
+    const text = localStorage.getItem('graphiql:headers');
+    const value: unknown = text ? JSON.parse(text) : undefined;
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
