@@ -116,7 +116,7 @@ export async function runChecks(suts: Map<SystemName, Sut>, params: ScenarioPara
     for (const system of systems) {
       const sut = suts.get(system);
       if (!sut) continue;
-      const { tally, body } = await once(sut, scenario, params, 1_000_000 + systems.indexOf(system));
+      const { tally, body } = await once(sut, scenario, params, 1_000_000 + 10 * ['write-distinct', 'write-hot', 'ingest-1k', 'ingest-10k'].indexOf(scenario) + systems.indexOf(system));
       const ok = scenario.startsWith('write') ? tally.pairs === 1 : tally.bars > 0;
       report.writes[scenario][system] = { ok, ...(Object.keys(tally.errorCodes).length ? { errors: tally.errorCodes } : {}) };
       if (!ok) report.problems.push(`${scenario}: ${system} failed: ${JSON.stringify(body).slice(0, 300)}`);
