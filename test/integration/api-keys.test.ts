@@ -166,6 +166,12 @@ describe('tradeql apikey', () => {
     await expect(authenticate(runtime.db, `Bearer ${keys.trader.key}`)).resolves.toMatchObject({ role: 'trader' });
     const listed = (await apikey(['list'])).lines.map((l) => JSON.parse(l));
     expect(listed.find((k) => k.keyId === keys.viewer.keyId).revokedAt).toBe(second.revokedAt);
+    // Creating and revoking are audited (once: the second revoke changed nothing).
+    const audit = await pg.query(`select operation, role, result from logging.audit_log where $1 = any(record_ids) order by id`, [keys.viewer.keyId]);
+    expect(audit.rows).toEqual([
+      { operation: 'apikey create', role: 'system', result: 'ok' },
+      { operation: 'apikey revoke', role: 'system', result: 'ok' },
+    ]);
   });
 
   it('refuses unknown accounts, a viewer without accounts, an unknown role, and an unknown key id, writing nothing', async () => {

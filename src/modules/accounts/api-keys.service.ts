@@ -11,6 +11,7 @@ import type { Database } from '../../platform/database';
 import type { Logger } from '../../platform/logger';
 import { AppError, ValidationError } from '../../platform/errors';
 import { inTransaction } from '../../platform/transaction';
+import { writeAudit } from '../../platform/audit';
 import { toIsoUtc } from '../../platform/time';
 import { toPgArray } from '../../platform/pg-array';
 import { ApiKeyEntity } from './api-key.entity';
@@ -85,6 +86,10 @@ export async function create(db: Database, input: NewApiKeyInput): Promise<NewAp
       revokedAt: null,
     });
     await tx.flush();
+    // An operator's action on the command line: audited as the system's (no key acted).
+    await writeAudit(tx, undefined, {
+      operation: 'apikey create', table: 'execution.api_keys', recordIds: [entity.keyId], result: 'ok', details: { role: data.role, accountIds: data.accountIds, name: data.name },
+    });
     return {
       key,
       keyId: entity.keyId,
@@ -115,11 +120,15 @@ export async function list(db: Database): Promise<ApiKeyInfo[]> {
 export async function revoke(db: Database, keyId: string): Promise<{ keyId: string; revokedAt: string; alreadyRevoked: boolean }> {
   if (!UUID.test(keyId)) throw ValidationError.field('keyId', 'must be a UUID');
   const em = db.em();
-  const [updated] = await em.execute<{ revokedAt: unknown }[]>(
-    `update execution.api_keys set revoked_at = now() where key_id = ? and revoked_at is null returning revoked_at as "revokedAt"`,
-    [keyId],
-    'all',
-  );
+  const updated = await inTransaction(em, async (tx) => {
+    const [row] = await tx.execute<{ revokedAt: unknown }[]>(
+      `update execution.api_keys set revoked_at = now() where key_id = ? and revoked_at is null returning revoked_at as "revokedAt"`,
+      [keyId],
+      'all',
+    );
+    if (row) await writeAudit(tx, undefined, { operation: 'apikey revoke', table: 'execution.api_keys', recordIds: [keyId], result: 'ok' });
+    return row;
+  });
   if (updated) return { keyId, revokedAt: toIsoUtc(updated.revokedAt) as string, alreadyRevoked: false };
   const [existing] = await em.execute<{ revokedAt: unknown }[]>(
     `select revoked_at as "revokedAt" from execution.api_keys where key_id = ?`,

@@ -161,8 +161,9 @@ export class OrdersService {
       order.status = 'EXPIRED';
       await tx.flush();
       await writeEvents(tx, [orderEvent('EXPIRED', order)]);
+      await writeAudit(tx, scope.access, { operation: 'expireOrder', table: 'execution.orders', recordIds: [orderId], result: 'ok' });
       return order;
-    });
+    }, { access: scope.access });
     scope.reads.preferPrimary();
     scope.outbox.wake();
     return order;
