@@ -20,12 +20,8 @@ const tag = `${process.pid % 1000}${Date.now().toString(36).slice(-5)}`.toUpperC
 let gw: TestGateway;
 let browser: Browser;
 
-/** The admin key of the test gateway once API keys are enforced; until then keys are optional. */
-const adminKey = (): string | undefined => (gw as unknown as { adminKey?: string }).adminKey;
-const authHeaders = (): Record<string, string> => (adminKey() ? { authorization: `Bearer ${adminKey()}` } : {});
-
 async function mutate(query: string, variables: Record<string, unknown>): Promise<any> {
-  const r = await gw.post(query, variables, authHeaders());
+  const r = await gw.post(query, variables);
   if (r.errors) throw new Error(`${query.slice(0, 60)}…: ${JSON.stringify(r.errors)}`);
   return r.data;
 }
@@ -64,7 +60,7 @@ async function fill(accountId: string, symbol: string, side: 'BUY' | 'SELL', qua
 
 /** Console errors, uncaught exceptions and requests to other origins of one page. */
 function watch(page: Page, origin: string) {
-  const seen = { errors: [] as string[], foreign: [] as string[], requests: [] as string[] };
+  const seen = { errors: [] as string[], foreign: [] as string[], requests: [] as string[], posts: [] as string[] };
   page.on('console', (message) => {
     if (message.type() === 'error') seen.errors.push(`console: ${message.text()}`);
   });
@@ -75,6 +71,7 @@ function watch(page: Page, origin: string) {
   page.on('request', (request) => {
     const url = new URL(request.url());
     seen.requests.push(request.url());
+    if (request.method() === 'POST') seen.posts.push(request.url());
     if (url.protocol !== 'data:' && url.protocol !== 'blob:' && url.origin !== origin) seen.foreign.push(request.url());
   });
   return seen;
@@ -125,7 +122,7 @@ describe('dashboard', () => {
     // The key and account as a user would have entered them (kept in the page's storage).
     await context.addInitScript(
       ([key, account]) => (globalThis as any).localStorage.setItem('tradeql.dashboard', JSON.stringify({ apiKey: key, accountId: account })),
-      [adminKey() ?? '', accountId] as const,
+      [gw.adminKey, accountId] as const,
     );
     const page = await context.newPage();
     const seen = watch(page, origin);
@@ -177,7 +174,7 @@ describe('dashboard', () => {
 });
 
 describe('GraphiQL', () => {
-  it('opens with the header editor showing where the key goes', async () => {
+  it('opens with a place for the key, and loads the schema as soon as a key is put there', async () => {
     const origin = new URL(gw.url).origin;
     const context = await newContext(origin);
     const page = await context.newPage();
@@ -187,8 +184,13 @@ describe('GraphiQL', () => {
     await page.waitForSelector('.graphiql-query-editor .monaco-editor', { timeout: 20_000 });
     expect(await page.getAttribute('.graphiql-editor-tools button[data-name="headers"]', 'class')).toContain('active');
     await waitFor(async () => (await headers(page))?.includes('"Authorization": "Bearer <paste key>"') ?? false, 'no placeholder in the header editor', 10_000);
-    // Without a key the schema may be refused (401, which Chromium logs); nothing else may go wrong.
-    expect(seen.errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+    // No key, no schema request (it would only be refused).
+    expect(seen.posts).toEqual([]);
+
+    const schema = page.waitForResponse((r) => r.url() === gw.url && (r.request().postData() ?? '').includes('IntrospectionQuery'), { timeout: 10_000 });
+    await setHeaders(page, JSON.stringify({ Authorization: `Bearer ${gw.adminKey}` }, null, 2));
+    expect((await schema).status()).toBe(200);
+    expect(seen.errors).toEqual([]);
     expect(seen.foreign).toEqual([]);
     await context.close();
   });
@@ -201,9 +203,7 @@ describe('GraphiQL', () => {
     const origin = new URL(gw.url).origin;
     const context = await newContext(origin);
     // The key in the header editor, as GraphiQL keeps it when "persist headers" is on: the schema is asked with it.
-    if (adminKey()) {
-      await context.addInitScript((key) => (globalThis as any).localStorage.setItem('graphiql:headers', JSON.stringify({ Authorization: `Bearer ${key}` })), adminKey()!);
-    }
+    await context.addInitScript((key) => (globalThis as any).localStorage.setItem('graphiql:headers', JSON.stringify({ Authorization: `Bearer ${key}` })), gw.adminKey);
     const page = await context.newPage();
     const seen = watch(page, origin);
     const subscription = `subscription Bars { marketDataUpdated(symbols: ["${symbol}"]) { symbol close } }`;
@@ -257,6 +257,13 @@ async function waitFor(condition: () => boolean | Promise<boolean>, message: str
 }
 
 /** The header editor's text (GraphiQL keeps Monaco in a global; the headers' model is the JSON with Authorization). */
+async function setHeaders(page: Page, text: string): Promise<void> {
+  await page.evaluate((value) => {
+    const models: any[] = (globalThis as any).__MONACO.editor.getModels();
+    models.find((m) => (m.getValue() as string).trimStart().startsWith('{') && (m.getValue() as string).includes('"Authorization"')).setValue(value);
+  }, text);
+}
+
 async function headers(page: Page): Promise<string | undefined> {
   return page.evaluate(() => {
     const models: any[] = (globalThis as any).__MONACO?.editor.getModels() ?? [];
@@ -271,9 +278,9 @@ describe('serving', () => {
   }
 
   it('leaves POST and non-HTML GETs of /graphql to the API; pages get their own security policy', async () => {
-    const post = await gw.post('{ __typename }', undefined, authHeaders());
+    const post = await gw.post('{ __typename }');
     expect(post).toMatchObject({ status: 200, data: { __typename: 'Query' } });
-    const json = await fetch(`${gw.url}?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: 'application/json', 'apollo-require-preflight': 'true', ...authHeaders() } });
+    const json = await fetch(`${gw.url}?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: 'application/json', 'apollo-require-preflight': 'true', ...gw.auth } });
     expect(json.headers.get('content-type')).toMatch(/json/);
     expect(await json.json()).toMatchObject({ data: { __typename: 'Query' } });
     const any = await get(gw.url, '*/*');

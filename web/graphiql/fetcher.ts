@@ -4,6 +4,7 @@
  * the HTTP header, and as `connectionParams: { authorization }` of the WebSocket, which is where the gateway reads it.
  */
 import { createGraphiQLFetcher, type Fetcher } from '@graphiql/toolkit';
+import { GraphQLError } from 'graphql';
 
 /** The header editor's starting content: a place for the key, which is left out until it is replaced. */
 export const DEFAULT_HEADERS = JSON.stringify({ Authorization: 'Bearer <paste key>' }, null, 2);
@@ -35,11 +36,26 @@ export function createFetcher(location: Location): Fetcher {
   // the request's headers: so each subscription carries the key as it is in the editor when it starts.
   const inner = createGraphiQLFetcher({ url: url.href, subscriptionUrl: subscriptionUrl.href });
   return (params, options) => {
+    const introspection = params.operationName === 'IntrospectionQuery';
     // GraphiQL asks for the schema as it opens, before its header editor exists, so without headers: take the ones
-    // it kept (with "persist headers" on), else the schema waits for the key and a re-fetch (the ⟳ button).
-    const headers = options?.headers ?? (params.operationName === 'IntrospectionQuery' ? storedHeaders() : undefined);
-    return inner(params, { ...options, headers: normaliseHeaders(headers) });
+    // it kept (with "persist headers" on).
+    const headers = normaliseHeaders(options?.headers ?? (introspection ? storedHeaders() : undefined));
+    // No key, no schema: say so here rather than have the gateway refuse it (SchemaWithKey asks again with the key).
+    if (introspection && !headers.authorization) return Promise.resolve({ errors: [new GraphQLError(NO_KEY)] });
+    return inner(params, { ...options, headers });
   };
+}
+
+const NO_KEY = 'Every request needs an API key: put it in the Headers tab below ("Authorization": "Bearer tq_…"), and the schema loads.';
+
+/** Whether the header editor's JSON carries a key (not the placeholder). */
+export function hasKey(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Boolean(value && typeof value === 'object' && normaliseHeaders(value as Record<string, unknown>).authorization);
+  } catch {
+    return false;
+  }
 }
 
 /** The headers GraphiQL keeps in the page's storage when "persist headers" is on. */

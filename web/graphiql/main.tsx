@@ -5,6 +5,7 @@ import { createRoot } from 'react-dom/client';
 import { GraphiQL } from 'graphiql';
 import { setupMonacoWorkers } from './workers';
 import { DEFAULT_HEADERS, createFetcher } from './fetcher';
+import { SchemaWithKey } from './schema-with-key';
 
 // Before GraphiQL loads Monaco.
 setupMonacoWorkers();
@@ -40,5 +41,7 @@ createRoot(root).render(
     isHeadersEditorEnabled
     defaultEditorToolsVisibility="headers"
     showPersistHeadersSettings
-  />,
+  >
+    <SchemaWithKey />
+  </GraphiQL>,
 );
