@@ -6,12 +6,13 @@
  *
  *   node scripts/build-web.mjs              build
  *   node scripts/build-web.mjs --if-stale   build only when dist/web is missing or older than its inputs
+ *   ... --optional                          a failed build warns and exits 0 (npm start's prestart: the API serves
+ *                                           without the pages, e.g. where devDependencies were not installed)
  *
  * Layout of dist/web: graphiql.html and dashboard.html (referencing hashed assets), assets/ (served at /web/),
  * manifest.json. A build is written to a temporary folder and moved into place, so a gateway never serves half of one
  * and builds started at once (several test workers) do not trip over each other.
  */
-import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +76,7 @@ function page(template, { js, css }) {
 }
 
 export async function buildWeb({ log = console.log } = {}) {
+  const { build } = await import('esbuild');
   const started = Date.now();
   const inputsMtime = Math.max(...INPUTS.map((p) => newestMtime(path.join(root, p))));
   fs.mkdirSync(path.dirname(outDir), { recursive: true });
@@ -163,11 +165,16 @@ export async function buildWeb({ log = console.log } = {}) {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const ifStale = process.argv.includes('--if-stale');
+  const optional = process.argv.includes('--optional');
   if (ifStale && !isStale()) {
     process.exit(0);
   }
   buildWeb().catch((error) => {
     console.error(`building the web pages failed: ${error.message}`);
+    if (optional) {
+      console.error('GraphiQL and the dashboard answer 503 until `npm run build:web` succeeds; the API is not affected.');
+      process.exit(0);
+    }
     process.exit(1);
   });
 }
