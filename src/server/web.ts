@@ -67,15 +67,20 @@ export function mountWeb(app: Express, options: WebOptions): void {
   const dir = options.dir ?? path.join(root, 'dist', 'web');
   const log = options.log.child({ component: 'web' });
   let building: Promise<void> | undefined;
+  let failedAt = 0;
 
-  /** One build per process, however many requests wait for it. */
+  /** One build at a time, however many requests wait for it; after a failure, none for a minute. */
   const build = (): Promise<void> => {
+    if (!building && Date.now() - failedAt < 60_000) {
+      return Promise.reject(new Error('the web pages could not be built: run `npm run build:web` and look at its output'));
+    }
     building ??= new Promise<void>((resolve, reject) => {
       log.info('the web pages are not built: building them (npm run build:web)');
       execFile(process.execPath, [path.join(root, 'scripts', 'build-web.mjs')], { cwd: root, timeout: 300_000 }, (error, _stdout, stderr) => {
         if (error) {
           log.error({ err: { message: error.message }, stderr: stderr.slice(-2000) }, 'building the web pages failed');
           building = undefined;
+          failedAt = Date.now();
           reject(new Error('the web pages could not be built: run `npm run build:web` and look at its output'));
         } else {
           log.info('web pages built');
