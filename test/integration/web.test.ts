@@ -173,6 +173,23 @@ describe('dashboard', () => {
   });
 });
 
+describe('dashboard without a key', () => {
+  it('asks for one and sends nothing', async () => {
+    const origin = new URL(gw.url).origin;
+    const context = await newContext(origin);
+    const page = await context.newPage();
+    const seen = watch(page, origin);
+    await page.goto(`${origin}/dashboard`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+    expect(await page.getAttribute('#connection', 'data-state')).toBe('offline');
+    expect(await page.textContent('#chart-status')).toContain('Enter an API key');
+    expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe('api-key');
+    expect(seen.posts).toEqual([]);
+    expect(seen.errors).toEqual([]);
+    await context.close();
+  });
+});
+
 describe('GraphiQL', () => {
   it('opens with a place for the key, and loads the schema as soon as a key is put there', async () => {
     const origin = new URL(gw.url).origin;

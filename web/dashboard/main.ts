@@ -100,11 +100,21 @@ if (account) {
   live.subscribe(account.ordersLive());
   live.subscribe(account.positionsLive());
 }
-live.start();
-
-void Promise.all([chart.load(), tape.load(), account?.load()]).then(() => {
+if (settings.apiKey) {
+  live.start();
+  void Promise.all([chart.load(), tape.load(), account?.load()]).then(() => {
+    document.body.dataset.ready = 'true';
+  });
+} else {
+  // Every request needs a key: ask for one rather than collect refusals.
+  const ask = 'Enter an API key above (npm start prints demo keys; npx tradeql apikey create makes one).';
+  setState('offline', 'no API key');
+  status(byId('chart-status'), ask);
+  status(byId('tape-status'), ask);
+  status(byId('account-status'), ask);
+  fields.apiKey.focus();
   document.body.dataset.ready = 'true';
-});
+}
 
 // For trying out a drop and its resume from the console (and for the browser test): tradeqlDashboard.drop(3000).
 (window as unknown as { tradeqlDashboard: unknown }).tradeqlDashboard = {

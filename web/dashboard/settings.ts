@@ -16,7 +16,8 @@ export interface Settings {
 }
 
 const STORAGE_KEY = 'tradeql.dashboard';
-const DEFAULTS: Settings = { apiKey: '', accountId: 'DEMO-1', symbol: 'AAPL', timeframe: 'M1', tape: 'symbol' };
+// BTC-USD trades around the clock: the embedded demo's replay moves it whatever the time of day.
+const DEFAULTS: Settings = { apiKey: '', accountId: 'DEMO-1', symbol: 'BTC-USD', timeframe: 'M1', tape: 'symbol' };
 const SYMBOL = /^[A-Za-z0-9.\-/]{1,20}$/;
 
 function stored(): Partial<Settings> {
