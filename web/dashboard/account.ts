@@ -167,7 +167,7 @@ export class AccountPanel {
           el('td', {}, o.type === 'MARKET' ? 'MKT' : o.type === 'LIMIT' ? `LMT ${decimal(o.limitPrice, 4)}` : o.type),
           el('td', { class: 'num' }, `${decimal(o.filledQuantity, 8)} / ${decimal(o.quantity, 8)}`),
           el('td', { class: 'num' }, decimal(o.averageFillPrice, 4)),
-          el('td', { class: 'status' }, o.status),
+          el('td', { class: 'status', title: o.status }, o.status === 'PARTIALLY_FILLED' ? 'PARTIAL' : o.status),
         ),
       );
     this.nodes.orders.replaceChildren(...rows);
