@@ -44,7 +44,19 @@ export async function createDatabase(adminUrl: string, name: string): Promise<st
   progress(`setup: database ${name} created; migrating`);
   const databaseUrl = withDatabase(adminUrl, name);
   await migrate(databaseUrl);
+  // Every request needs a key: one admin key for the bench, in the environment its workers inherit.
+  process.env.TRADEQL_BENCH_KEY = await createAdminKey(databaseUrl);
   return databaseUrl;
+}
+
+function createAdminKey(databaseUrl: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const env = tradeqlEnv({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' });
+    execFile(process.execPath, tradeqlArgs('apikey', 'create', '--role', 'admin', '--name', 'fan-out bench'), { cwd: ROOT, env, timeout: 60_000 }, (error, stdout, stderr) => {
+      if (error) reject(new BenchError(`apikey create failed: ${error.message}\n${stderr}`));
+      else resolve(stdout.trim().split('\n').pop()!.trim());
+    });
+  });
 }
 
 export async function dropDatabase(): Promise<void> {

@@ -25,7 +25,7 @@ export interface Fill {
 function post(url: string, query: string, variables: Record<string, unknown>): Promise<Response> {
   return fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${process.env.TRADEQL_BENCH_KEY}` },
     body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(30_000),
   });

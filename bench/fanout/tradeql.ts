@@ -3,8 +3,8 @@ import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 
-export function tradeqlArgs(command: string): string[] {
-  return [path.join(ROOT, 'bin', 'tradeql.js'), command];
+export function tradeqlArgs(...command: string[]): string[] {
+  return [path.join(ROOT, 'bin', 'tradeql.js'), ...command];
 }
 
 /** The bench's environment with `vars` on top, for a `tradeql` child. */

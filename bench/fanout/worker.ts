@@ -56,6 +56,7 @@ function connect(sub: Subscriber, wsUrl: string, timeoutMs: number): Promise<voi
       lazy: false,
       retryAttempts: 0,
       connectionAckWaitTimeout: timeoutMs,
+      connectionParams: { authorization: `Bearer ${process.env.TRADEQL_BENCH_KEY}` },
       onNonLazyError: (e) => error(sub, `connection: ${describe(e)}`),
       on: {
         connected: () => {

@@ -8,7 +8,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from './logger';
 import { isConnectionError } from './db-errors';
-import { ACCESS_PRELUDE, accessParams, isControlStatement, type DbAccess } from './db-access';
+import { accessParams, isControlStatement, withAccess, type DbAccess } from './db-access';
 
 export type ReadTarget = 'replica' | 'primary';
 
@@ -98,16 +98,9 @@ export class Database {
       ? connections[0]
       : connections[1 + ((replica ?? Math.floor(Math.random() * (connections.length - 1))) % (connections.length - 1))];
     if (!access) return connection.execute<T[]>(sql, params, 'all');
-    const trx = await connection.begin({ readOnly: true });
-    try {
-      await connection.execute(ACCESS_PRELUDE, accessParams(access), 'run', trx);
-      const rows = await connection.execute<T[]>(sql, params, 'all', trx);
-      await connection.commit(trx);
-      return rows;
-    } catch (error) {
-      await connection.rollback(trx).catch(() => undefined);
-      throw error;
-    }
+    // The prelude and the read in one round trip (see withAccess): two results, the read's is the last.
+    const results = await connection.execute<T[][]>(withAccess(sql), [...accessParams(access), ...params], 'all');
+    return results[results.length - 1];
   }
 
   async close(): Promise<void> {

@@ -21,8 +21,11 @@ export interface DbAccess {
   statementTimeoutMs: number;
 }
 
+/** Marks the prelude in statement logs and counts. */
+const MARKER = '/* request access */';
+
 /** One statement, one round trip: the settings of a request transaction, as knex `?` parameters. */
-export const ACCESS_PRELUDE = `select set_config('role', '${REQUEST_ROLE}', true),
+export const ACCESS_PRELUDE = `${MARKER} select set_config('role', '${REQUEST_ROLE}', true),
   set_config('app.current_account_ids', ?, true),
   set_config('app.bypass_rls', ?, true),
   set_config('statement_timeout', ?, true)`;
@@ -31,7 +34,18 @@ export function accessParams(access: DbAccess): unknown[] {
   return [toPgArray(access.accountIds), access.bypass ? 'on' : 'off', String(access.statementTimeoutMs)];
 }
 
-/** Transaction control and the prelude: not counted as the request's statements (they are per transaction). */
+/**
+ * A read under row-level security in ONE round trip: the prelude and the read as one simple-protocol query string
+ * (MikroORM inlines the parameters), which PostgreSQL runs as one implicit transaction, so the transaction-local
+ * settings hold for the read and are gone after it. Each statement of such a string is planned only after the one
+ * before it ran, so the read is planned as the request role, with its policies.
+ */
+export function withAccess(sql: string): string {
+  return `${ACCESS_PRELUDE};\n${sql}`;
+}
+
+/** Transaction control and the prelude sent alone: not counted as the request's statements (they are per transaction). */
 export function isControlStatement(sql: string): boolean {
-  return /^\s*(begin|commit|rollback|start transaction|set transaction|savepoint|release savepoint|select set_config\('role')/i.test(sql);
+  if (sql.startsWith(MARKER)) return !sql.includes(';');
+  return /^\s*(begin|commit|rollback|start transaction|set transaction|savepoint|release savepoint)\b/i.test(sql);
 }

@@ -6,8 +6,8 @@
  * token (the primary's WAL position after an earlier write of the client's) reads from its replica only once that
  * replica has replayed up to the token, waiting a short bound for it, and from the primary otherwise.
  *
- * Row-level security: with a key's DbAccess, every read runs as the request role with the key's accounts (a short
- * read-only transaction). Only reads of tables that hold no account data (market data, strategy statistics, logs)
+ * Row-level security: with a key's DbAccess, every read runs as the request role with the key's accounts (in the same
+ * round trip as the read, see db-access.ts). Only reads of tables that hold no account data (market data, strategy statistics, logs)
  * may use `allPublic`, which skips it.
  */
 import type { Database, ReadTarget } from './database';

@@ -88,6 +88,21 @@ describe('row-level security alone (resolver checks off)', () => {
     }
   });
 
+  it('leaves nothing of a request on its pooled connection: the next user of it is the owner again', async () => {
+    const one = await startTestGateway({ SYNC_ENABLED: 'false', DB_POOL_SIZE: '1', DB_POOL_OVERFLOW: '0' }, { overrides: { accessChecks: false } });
+    try {
+      const r = await one.gql(`query($a: ID!) { orders(accountId: $a, first: 5) { edges { node { orderId } } } }`, { a: own }, as(viewer));
+      expect(r.errors).toBeUndefined();
+      for (const target of ['replica', 'primary'] as const) {
+        const [row] = await one.runtime.db.read<{ who: string; ids: string | null; bypass: string | null }>(
+          `select current_user as who, current_setting('app.current_account_ids', true) as ids, current_setting('app.bypass_rls', true) as bypass`, [], target);
+        expect({ target, who: row.who, ids: row.ids || null, bypass: row.bypass || null }).toEqual({ target, who: 'postgres', ids: null, bypass: null });
+      }
+    } finally {
+      await one.stop();
+    }
+  });
+
   it('runs request transactions as trading_app with the key\'s accounts, and admin keys with the bypass flag', async () => {
     const pg = new PgClient({ connectionString: testDatabase().databaseUrl });
     await pg.connect();
