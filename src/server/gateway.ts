@@ -24,7 +24,7 @@ import { applyAccessPolicy } from './access-policy';
 import { applyInputGuard } from './input-guard';
 import { RateLimiter, rateLimitPlugin, type RateLimits } from './rate-limits';
 import { AppError } from '../platform/errors';
-import { GraphQLError } from 'graphql';
+import { getOperationAST, GraphQLError } from 'graphql';
 import { createPubSub } from '../platform/pubsub';
 import { OutboxRelay } from '../platform/outbox-relay';
 import { EventHub } from '../platform/event-hub';
@@ -248,16 +248,19 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           return false;
         }
       },
-      // Rate limit (a new subscription spends a read), then parse, validate and cost with the same limits as HTTP;
-      // errors go back to the client, nothing runs.
+      // Parse, validate and cost with the same limits as HTTP, then the key's rate limit (a new subscription spends
+      // a read, a mutation a mutation); errors go back to the client, nothing runs.
       onSubscribe: async (ctx, _id, payload) => {
+        const checked = wsGuard(payload);
+        if (Array.isArray(checked)) return checked;
+        const operation = getOperationAST(checked.document, checked.operationName);
         try {
-          await rateLimiter.consume((ctx.extra as WsExtra).principal!.keyId, 'read');
+          await rateLimiter.consume((ctx.extra as WsExtra).principal!.keyId, operation?.operation === 'mutation' ? 'mutation' : 'read');
         } catch (error) {
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
-        return wsGuard(payload);
+        return checked;
       },
       // One context per subscription; loaders without a cache, since it lives as long as the subscription.
       // Subscriptions read nested fields from the primary: an event arrives right after its commit, and a lagging

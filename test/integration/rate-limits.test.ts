@@ -73,6 +73,23 @@ describe('rate limits on Redis, shared by two gateways', () => {
     }
   });
 
+  it('counts a mutation over WebSocket against the mutation budget, not the reads', async () => {
+    const key = await a.createKey('admin');
+    await freshWindow();
+    await Promise.all([0, 1].map(() => a.post(CREATE, { i: { accountId: uniqueId('rlw'), name: 'ws' } }, { authorization: `Bearer ${key}` })));
+    const client = openClient(a.wsUrl, { authorization: `Bearer ${key}` });
+    try {
+      const mutation = subscribe(client, `mutation($i: CreateAccountInput!) { createAccount(input: $i) { accountId } }`, { i: { accountId: uniqueId('rlw'), name: 'ws' } });
+      const read = subscribe(client, READ);
+      const deadline = Date.now() + 5000;
+      while ((!mutation.errors.length || !read.events.length) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect((mutation.errors[0] as any)?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+      expect(read.events).toHaveLength(1);
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it('counts refusals in tradeql_rate_limited_total', async () => {
     const text = await (await fetch(a.url.replace('/graphql', '/metrics'))).text();
     const value = (budget: string) => Number(new RegExp(`^tradeql_rate_limited_total\\{budget="${budget}"\\} (\\d+)`, 'm').exec(text)?.[1]);
