@@ -71,6 +71,11 @@ export class ChartPanel {
     return this.bars.length;
   }
 
+  /** The newest bar drawn (for the console and the browser test). */
+  get last(): Readonly<Candle> | undefined {
+    return this.bars.at(-1);
+  }
+
   /** The last HISTORY_BARS bars up to the symbol's latest bar. */
   async load(): Promise<void> {
     status(this.statusLine, 'loading bars…');

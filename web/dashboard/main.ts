@@ -122,6 +122,9 @@ if (settings.apiKey) {
   get bars() {
     return chart.count;
   },
+  get lastBar() {
+    return chart.last;
+  },
   get tapeSequence() {
     return tape.sequence;
   },
