@@ -319,6 +319,21 @@ async function headers(page: Page): Promise<string | undefined> {
   });
 }
 
+describe('client types', () => {
+  it('are what graphql-codegen makes of schema.graphql and the operations now (npm run codegen)', async () => {
+    // In a process of its own: the codegen CLI loads ES modules that jest's CommonJS runtime does not.
+    const script = `import { generate } from '@graphql-codegen/cli'; import config from './codegen';
+      generate({ ...config, cwd: process.cwd(), silent: true } as any, false)
+        .then((files: any[]) => process.stdout.write(JSON.stringify(files.map((f) => ({ filename: f.filename, content: f.content })))));`;
+    const stdout = execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['-e', script], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+    const outputs = JSON.parse(stdout) as { filename: string; content: string }[];
+    expect(outputs.map((o) => o.filename).sort()).toEqual(['web/generated/graphql.ts', 'web/generated/schema.ts']);
+    for (const output of outputs) {
+      expect([output.filename, fs.readFileSync(path.join(ROOT, output.filename), 'utf8')]).toEqual([output.filename, output.content]);
+    }
+  });
+});
+
 describe('serving', () => {
   async function get(url: string, accept: string) {
     const res = await fetch(url, { headers: { accept } });
