@@ -15,7 +15,8 @@ COPY package.json package-lock.json ./
 RUN npm ci && npm cache clean --force
 
 COPY . .
-RUN mkdir -p /app/.tradeql && chown node:node /app/.tradeql
+# The browser pages (GraphiQL, the dashboard) are bundled at build time: the running user cannot write /app.
+RUN npm run build:web && mkdir -p /app/.tradeql && chown node:node /app/.tradeql
 
 # The node image's unprivileged user (uid 1000).
 USER node
