@@ -151,9 +151,8 @@ export function concurrencyOf(def: ScenarioDef, o: { quick: boolean; concurrency
   return o.concurrency;
 }
 
-/** Runs every selected scenario with the systems that are available; returns the samples in the order taken. */
-export async function runPlan(o: PlanOptions, suts: Map<SystemName, Sut>, params: ScenarioParams): Promise<Sample[]> {
-  const samples: Sample[] = [];
+/** Runs every selected scenario with the systems that are available; adds the samples to `samples` as they are taken. */
+export async function runPlan(o: PlanOptions, suts: Map<SystemName, Sut>, params: ScenarioParams, samples: Sample[] = []): Promise<Sample[]> {
   const selected = SCENARIOS.filter((s) => o.scenarios.includes(s.name));
   for (const [index, def] of selected.entries()) {
     const systems = def.systems.filter((s) => suts.has(s) && (s === 'gateway' || !o.systems || o.systems.includes(s)));

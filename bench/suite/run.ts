@@ -10,7 +10,7 @@ import { databaseUrl, withPg } from './pg';
 import { BENCH_SQL, CLEANUP_SQL, INGEST_MONTH, INGEST_PARTITION } from './bench-sql';
 import { createApiKey, gatewayEnv, replicaStreaming, servers, startBaseline, startGateway, startPeer, stopServers, type GatewaySettings } from './servers';
 import { loadWorkerPid, startLoadWorker, stopLoadWorker } from './load';
-import { calibrateSnapshots, concurrencyOf, runPlan, type Sut } from './measure';
+import { calibrateSnapshots, concurrencyOf, runPlan, type Sample, type Sut } from './measure';
 import { runChecks } from './checks';
 import { markdownTable, saveResult, summarize, targets, targetsTable, updateReadme } from './report';
 import { SCENARIOS, type ScenarioParams, type SystemName } from './scenarios';
@@ -60,6 +60,9 @@ function git(args: string[]): string {
 
 export async function run(o: Options): Promise<number> {
   const startedAt = new Date();
+  // what the gateway runs: the checkout as it is when the servers start (the sources are loaded then)
+  const commit = git(['rev-parse', 'HEAD']);
+  const dirtySources = git(['status', '--porcelain', '--', 'src', 'migrations']).split('\n').filter(Boolean);
   const size = SIZES[o.size];
   progress(`bench: ${o.quick ? 'quick, ' : ''}data set ${size.name}, scenarios ${o.scenarios.join(', ')}; ${o.rounds} round(s) of ${o.durationS} s after ${o.warmupS} s of warm-up`);
 
@@ -142,20 +145,29 @@ export async function run(o: Options): Promise<number> {
   checks.problems.push(...writeChecks.problems);
   for (const p of checks.problems) progress(`CHECK: ${p}`);
 
-  const samples = await runPlan({
-    scenarios: o.scenarios, quick: o.quick, concurrency: o.concurrency, durationS: o.durationS, warmupS: o.warmupS, rounds: o.rounds, systems: o.systems,
-    beforeScenario: async (def) => {
-      withKeyFor(def.kind);
-      if (def.kind === 'ingest') await withPg(url, (pg) => pg.query(`truncate ${INGEST_PARTITION}`));
-    },
-  }, suts, params);
+  // a failure on the way (a server that died) still reports what was measured until then
+  const samples: Sample[] = [];
+  let failure: string | undefined;
+  try {
+    await runPlan({
+      scenarios: o.scenarios, quick: o.quick, concurrency: o.concurrency, durationS: o.durationS, warmupS: o.warmupS, rounds: o.rounds, systems: o.systems,
+      beforeScenario: async (def) => {
+        withKeyFor(def.kind);
+        if (def.kind === 'ingest') await withPg(url, (pg) => pg.query(`truncate ${INGEST_PARTITION}`));
+      },
+    }, suts, params, samples);
+  } catch (error) {
+    failure = (error as Error).message;
+    progress(`measurements stopped after ${samples.length} runs: ${failure}`);
+  }
 
   const rows = summarize(samples);
   const table = markdownTable(rows);
   const goals = targets(rows, checks.statementsByPageSize);
   const cpus = os.cpus().length;
-  const head = `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--', 'src', 'migrations']) ? ' (src with uncommitted changes)' : ''}, ` +
+  const head = `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit.slice(0, 7)}${dirtySources.length ? ' (src with uncommitted changes)' : ''}, ` +
     `data set ${size.name}, ${o.rounds} x ${o.durationS} s per cell, ${cpus} cores, Node ${process.version}, reads from ${replicaUrl ? 'the replica' : 'the primary'}`;
+  if (failure) out(`\nINCOMPLETE: ${failure}\n`);
   out(`\n${head}\n\n${table}\n\n${targetsTable(goals)}\n\n`);
   out('throughput: median over the rounds; "gateway ÷ this": the gateway\'s throughput over that baseline\'s, same scenario and concurrency; ' +
     'SQL/req: statements the server process sent per request (per pair for writes), and in parentheses the gateway\'s own operation\'s ' +
@@ -166,9 +178,10 @@ export async function run(o: Options): Promise<number> {
   await cleanup();
   const result = {
     startedAt: startedAt.toISOString(),
+    ...(failure ? { incomplete: failure } : {}),
     finishedAt: new Date().toISOString(),
-    commit: git(['rev-parse', 'HEAD']),
-    dirtySources: git(['status', '--porcelain', '--', 'src', 'migrations']).split('\n').filter(Boolean),
+    commit,
+    dirtySources,
     options: o,
     environment: { node: process.version, cpus, loadavg: os.loadavg(), totalMemMb: Math.round(os.totalmem() / 1048576), replica: Boolean(replicaUrl) },
     dataset: { database: databaseName(size), reused: dataset.reused, ...dataset.info },
@@ -184,12 +197,12 @@ export async function run(o: Options): Promise<number> {
   };
   const file = saveResult(startedAt, result);
   out(`results: ${path.relative(process.cwd(), file)}\n`);
-  if (o.readme) {
+  if (o.readme && !failure) {
     const done = updateReadme(`${head}\n\n${table}\n\n${targetsTable(goals)}`);
     out(done ? 'bench/README.md: results table replaced\n' : 'bench/README.md: no results markers found\n');
   }
   for (const s of servers) if (s.logs.length) out(`${s.name}: ${s.logs.length} warn/error line(s), first: ${s.logs[0].slice(0, 300)}\n`);
   const concurrencyNote = o.scenarios.map((n) => `${n} ${concurrencyOf(SCENARIOS.find((d) => d.name === n)!, o).join('/')}`).join(', ');
   progress(`done: ${samples.length} measured runs (${concurrencyNote})`);
-  return checks.problems.length ? 1 : 0;
+  return checks.problems.length || failure ? 1 : 0;
 }
