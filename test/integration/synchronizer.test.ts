@@ -199,7 +199,7 @@ describe('analytics synchronizer (shared database)', () => {
        from execution.positions where account_id = any(?::text[]) order by account_id, symbol`, [toPgArray(accounts)], 'primary');
     expect(order(pos.map((p) => `${p.k} ${decimalText(p.quantity)} ${decimalText(p.realizedPnl)}`), (x) => x))
       .toEqual(order(expected.summaries.map((r) => `${summaryKey(r)} ${r.quantity} ${r.realizedPnl}`), (x) => x));
-  });
+  }, 180_000); // 500 fills through HTTP: about 40 s alone on 2 cores, more when the machine is shared
 });
 
 describe('tradeql sync and sync --rebuild (a database of its own)', () => {

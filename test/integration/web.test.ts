@@ -4,7 +4,8 @@
  * GraphiQL loads with nothing from another origin and runs a query and a subscription. Without a browser: the pages
  * stay out of the API's way (POST and non-HTML GETs of /graphql), and GraphiQL is off in production or when disabled.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -325,7 +326,8 @@ describe('client types', () => {
     const script = `import { generate } from '@graphql-codegen/cli'; import config from './codegen';
       generate({ ...config, cwd: process.cwd(), silent: true } as any, false)
         .then((files: any[]) => process.stdout.write(JSON.stringify(files.map((f) => ({ filename: f.filename, content: f.content })))));`;
-    const stdout = execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['-e', script], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+    // Not execFileSync: a blocked event loop stalls the in-process gateway, whose idle keep-alive sockets then reset.
+    const { stdout } = await promisify(execFile)(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['-e', script], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
     const outputs = JSON.parse(stdout) as { filename: string; content: string }[];
     expect(outputs.map((o) => o.filename).sort()).toEqual(['web/generated/graphql.ts', 'web/generated/schema.ts']);
     for (const output of outputs) {
