@@ -68,6 +68,8 @@ const ConfigSchema = z.object({
   // Per-key budgets (src/server/rate-limits.ts), shared through Redis by every gateway of a deployment; 0: no limit.
   RATE_LIMIT_READS_PER_SEC: z.coerce.number().int().min(0).default(200),
   RATE_LIMIT_MUTATIONS_PER_SEC: z.coerce.number().int().min(0).default(50),
+  // An authenticated key is remembered this long (a revocation takes effect within it); 0: looked up on every request.
+  API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(1000),
   // No statement of a request runs longer than this (set per request transaction, as the request role).
   REQUEST_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(1).default(5000),
   // GraphiQL at GET /graphql for browsers: on outside production, off in production unless set to true.

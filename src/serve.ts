@@ -48,6 +48,7 @@ export function gatewayOptions(config: Config, db: Database, log: Logger): Gatew
     web: { graphiql: graphiqlEnabled(config), dashboard: config.DASHBOARD_ENABLED },
     rateLimits: { readsPerSecond: config.RATE_LIMIT_READS_PER_SEC, mutationsPerSecond: config.RATE_LIMIT_MUTATIONS_PER_SEC },
     requestStatementTimeoutMs: config.REQUEST_STATEMENT_TIMEOUT_MS,
+    apiKeyCacheMs: config.API_KEY_CACHE_MS,
   };
 }
 

@@ -22,6 +22,7 @@ import { isAdmin, type Principal } from '../modules/accounts/api-keys';
 import type { DbAccess } from '../platform/db-access';
 import { applyAccessPolicy } from './access-policy';
 import { applyInputGuard } from './input-guard';
+import { PrincipalCache } from './principal-cache';
 import { RateLimiter, rateLimitPlugin, type RateLimits } from './rate-limits';
 import { AppError } from '../platform/errors';
 import { getOperationAST, GraphQLError } from 'graphql';
@@ -87,6 +88,8 @@ export interface GatewayOptions {
   monitoringFlushMs?: number;
   /** per-key budgets; default: no limits */
   rateLimits?: RateLimits;
+  /** how long an authenticated key is remembered (ms); a revocation takes effect within it; 0: check every request */
+  apiKeyCacheMs?: number;
   /** statement timeout of request transactions (ms); default 5000 */
   requestStatementTimeoutMs?: number;
   /**
@@ -195,11 +198,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return { scope, services, loaders: createLoaders(scope, services, { cache }), hub, requestId, principal };
   };
   const consistencyMemory = new ConsistencyMemory(options.consistencyMemoryMs ?? 10_000);
+  const principals = new PrincipalCache(options.apiKeyCacheMs ?? 1000);
   /** Every request needs a valid key: UNAUTHENTICATED (401) without one. */
   const principalOf = async (authorization: string | undefined): Promise<Principal> => {
     try {
       if (!authorization) throw new AppError('UNAUTHENTICATED', 'an API key is required (Authorization: Bearer tq_…)');
-      return await authenticate(db, authorization, { log });
+      return await principals.get(authorization, () => authenticate(db, authorization, { log }));
     } catch (error) {
       const message = error instanceof AppError ? error.message : 'invalid API key';
       throw new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new Map([['www-authenticate', 'Bearer']]) } } });
@@ -218,6 +222,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const security = httpSecurity({ corsOrigins: options.corsOrigins ?? [], maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES }, log);
   const app = express();
   app.disable('x-powered-by');
+  // No ETag: responses are per request, and hashing every body (57 KB for a day of bars) cost CPU for nothing.
+  app.set('etag', false);
   app.use(security.headers);
   const httpServer = http.createServer(app);
 
@@ -241,7 +247,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           return false;
         }
         try {
-          (ctx.extra as WsExtra).principal = await authenticate(db, authorization, { log });
+          (ctx.extra as WsExtra).principal = await principals.get(authorization, () => authenticate(db, authorization, { log }));
           return true;
         } catch {
           socket.close(4403, 'Forbidden: the API key is not valid');

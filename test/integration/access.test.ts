@@ -87,6 +87,25 @@ describe('authentication', () => {
   });
 });
 
+describe('key cache', () => {
+  it('stops accepting a revoked key within API_KEY_CACHE_MS (1 s by default), on HTTP and WebSocket', async () => {
+    const key = await gw.createKey('admin');
+    const query = `{ latestBar(symbol: "${SYM}") { close } }`;
+    expect((await gw.post(query, undefined, { authorization: `Bearer ${key}` })).errors).toBeUndefined();
+    const [row] = await gw.runtime.db.read<{ keyId: string }>(`select key_id as "keyId" from execution.api_keys where key_hash = encode(sha256(?::bytea), 'hex')`, [key], 'primary');
+    await revoke(gw.runtime.db, row.keyId);
+    await new Promise((r) => setTimeout(r, 1100));
+    const after = await gw.post(query, undefined, { authorization: `Bearer ${key}` });
+    expect({ status: after.status, code: after.errors?.[0].extensions?.code }).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+    const closed = await new Promise<number>((resolve) => {
+      const c = createClient({ url: gw.wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, connectionParams: { authorization: `Bearer ${key}` },
+        on: { closed: (event) => resolve((event as { code: number }).code) }, onNonLazyError: () => undefined });
+      clients.push(c);
+    });
+    expect(closed).toBe(4403);
+  });
+});
+
 describe('queries', () => {
   const readers = ['viewer', 'trader', 'admin'] as const;
 
