@@ -4,9 +4,6 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { toPgArray } from '../../platform/pg-array';
-
-/** Kept for modules that import it from here. */
-export { toPgArray };
 import type { ReadSession } from '../../platform/read-session';
 import type { ValidBar } from './bar-rules';
 import { TIMEFRAMES, type Timeframe } from './timeframes';

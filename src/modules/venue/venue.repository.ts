@@ -1,6 +1,7 @@
 /** The paper venue's SQL: working orders, fills already made, its checkpoint. Every read is on the primary. */
 import type { Database } from '../../platform/database';
-import { toPgArray, type BarRow } from '../market-data/market-data.repository';
+import { toPgArray } from '../../platform/pg-array';
+import type { BarRow } from '../market-data/market-data.repository';
 import type { OrderSide, OrderType, TimeInForce } from '../orders/order-lifecycle';
 
 /** An open order as the venue sees it. */
