@@ -12,13 +12,9 @@
  * the options, the exit paths, and the cleanup on every one of them; the run is bench/suite/run.ts.
  */
 import { parseOptions, type Options } from './suite/options';
-import { keepGoingWithoutStdout, progress, state } from './suite/lifecycle';
+import { runGuarded } from './suite/lifecycle';
 import { servers } from './suite/servers';
 import { cleanup, run } from './suite/run';
-
-function exitAfterCleanup(code: number): void {
-  void cleanup().finally(() => process.exit(code));
-}
 
 async function main(): Promise<void> {
   let opts: Options;
@@ -29,42 +25,14 @@ async function main(): Promise<void> {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') process.exit(0);
     process.exit(2);
   }
-  const abort = (why: string, code: number) => {
-    state.fatal ??= why;
-    process.stderr.write(`bench: ${why}: stopping\n`);
-    exitAfterCleanup(code);
-  };
-  keepGoingWithoutStdout();
-  process.on('uncaughtException', (error) => abort(`uncaught ${error.stack ?? error.message}`, 1));
-  process.on('unhandledRejection', (error) => abort(`unhandled rejection ${(error as Error)?.stack ?? String(error)}`, 1));
-  const onSignal = (signal: NodeJS.Signals) => {
-    progress(`${signal}: stopping`);
-    state.fatal = `interrupted by ${signal}`;
-    exitAfterCleanup(130);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const overall = setTimeout(() => {
-    state.fatal = `the run took longer than ${opts.timeoutS} s`;
-    progress(`${state.fatal}: stopping`);
-    exitAfterCleanup(3);
-  }, opts.timeoutS * 1000);
-  overall.unref();
-
-  let code = 1;
-  try {
-    code = await run(opts);
-  } catch (error) {
-    process.stderr.write(`bench failed: ${(error as Error).stack ?? (error as Error).message}\n`);
-    for (const s of servers) {
-      if (s.logs.length) process.stderr.write(`${s.name} warn/error lines:\n${s.logs.slice(0, 20).map((l) => `  ${l}`).join('\n')}\n`);
-    }
-    code = 1;
-  } finally {
-    await cleanup();
-    clearTimeout(overall);
-  }
-  process.exit(code);
+  await runGuarded({
+    name: 'bench',
+    timeoutS: opts.timeoutS,
+    run: () => run(opts),
+    cleanup,
+    serverLogs: () => servers.filter((s) => s.logs.length)
+      .map((s) => `${s.name} warn/error lines:\n${s.logs.slice(0, 20).map((l) => `  ${l}`).join('\n')}\n`).join(''),
+  });
 }
 
 void main();

@@ -48,3 +48,58 @@ export async function waitFor(done: () => boolean | Promise<boolean>, timeoutMs:
     await sleep(everyMs);
   }
 }
+
+export interface GuardedRun {
+  /** how the bench names itself in messages */
+  name: string;
+  /** the whole run may take this long */
+  timeoutS: number;
+  /** the run itself: its exit code */
+  run(): Promise<number>;
+  /** stops every server and removes what the run added; called on every exit path */
+  cleanup(): Promise<void>;
+  /** the servers' warn/error lines, shown when the run failed */
+  serverLogs(): string;
+}
+
+/**
+ * Runs a bench so that whatever ends it (an error, an uncaught one, SIGINT/SIGTERM, the overall timeout) still
+ * stops its servers and cleans up before the process exits: 0/1 from the run, 1 on an error, 130 on a signal, 3 on
+ * the timeout.
+ */
+export async function runGuarded(g: GuardedRun): Promise<never> {
+  const exitAfterCleanup = (code: number) => void g.cleanup().finally(() => process.exit(code));
+  const abort = (why: string, code: number) => {
+    state.fatal ??= why;
+    process.stderr.write(`${g.name}: ${why}: stopping\n`);
+    exitAfterCleanup(code);
+  };
+  keepGoingWithoutStdout();
+  process.on('uncaughtException', (error) => abort(`uncaught ${error.stack ?? error.message}`, 1));
+  process.on('unhandledRejection', (error) => abort(`unhandled rejection ${(error as Error)?.stack ?? String(error)}`, 1));
+  const onSignal = (signal: NodeJS.Signals) => {
+    progress(`${signal}: stopping`);
+    state.fatal = `interrupted by ${signal}`;
+    exitAfterCleanup(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const overall = setTimeout(() => {
+    state.fatal = `the run took longer than ${g.timeoutS} s`;
+    progress(`${state.fatal}: stopping`);
+    exitAfterCleanup(3);
+  }, g.timeoutS * 1000);
+  overall.unref();
+
+  let code = 1;
+  try {
+    code = await g.run();
+  } catch (error) {
+    process.stderr.write(`${g.name} failed: ${(error as Error).stack ?? (error as Error).message}\n${g.serverLogs()}`);
+    code = 1;
+  } finally {
+    await g.cleanup();
+    clearTimeout(overall);
+  }
+  process.exit(code);
+}
