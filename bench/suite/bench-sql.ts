@@ -14,10 +14,7 @@ export const INGEST_MONTH = '2000-01-01';
 export const INGEST_PARTITION = 'data_ingestion.market_data_2000_01';
 
 /** The fill's average-cost position update, shared by the raw transaction and the plpgsql function. */
-export const UPSERT_POSITION = `
-insert into execution.positions as p (account_id, symbol, quantity, average_price, realized_pnl)
-values ($1, $2, $3::numeric, $4::numeric, 0)
-on conflict (account_id, symbol) do update set
+const POSITION_ON_CONFLICT = `on conflict (account_id, symbol) do update set
   quantity = p.quantity + excluded.quantity,
   average_price = case
     when p.quantity = 0 or sign(p.quantity) = sign(excluded.quantity)
@@ -29,7 +26,12 @@ on conflict (account_id, symbol) do update set
     when p.quantity = 0 or sign(p.quantity) = sign(excluded.quantity) then 0
     else round(least(abs(excluded.quantity), abs(p.quantity)) * (excluded.average_price - p.average_price) * sign(p.quantity), 8) end,
   version = p.version + 1,
-  last_updated = now()
+  last_updated = now()`;
+
+export const UPSERT_POSITION = `
+insert into execution.positions as p (account_id, symbol, quantity, average_price, realized_pnl)
+values ($1, $2, $3::numeric, $4::numeric, 0)
+${POSITION_ON_CONFLICT}
 returning account_id as "accountId", symbol, quantity, average_price as "averagePrice", realized_pnl as "realizedPnl", version,
           last_updated as "lastUpdated"`;
 
@@ -85,22 +87,10 @@ begin
     version = version + 1, updated_at = now()
   where order_id = o.order_id
   returning * into o;
-  -- the same average-cost upsert as the raw transaction (bench/suite/bench-sql.ts UPSERT_POSITION)
+  -- the same average-cost upsert as the raw transaction (POSITION_ON_CONFLICT above)
   insert into execution.positions as p (account_id, symbol, quantity, average_price, realized_pnl)
   values (o.account_id, o.symbol, case when o.side = 'BUY' then q else -q end, p_price, 0)
-  on conflict (account_id, symbol) do update set
-    quantity = p.quantity + excluded.quantity,
-    average_price = case
-      when p.quantity = 0 or sign(p.quantity) = sign(excluded.quantity)
-        then round((abs(p.quantity) * p.average_price + abs(excluded.quantity) * excluded.average_price) / (abs(p.quantity) + abs(excluded.quantity)), 8)
-      when p.quantity + excluded.quantity = 0 then 0
-      when abs(excluded.quantity) > abs(p.quantity) then excluded.average_price
-      else p.average_price end,
-    realized_pnl = p.realized_pnl + case
-      when p.quantity = 0 or sign(p.quantity) = sign(excluded.quantity) then 0
-      else round(least(abs(excluded.quantity), abs(p.quantity)) * (excluded.average_price - p.average_price) * sign(p.quantity), 8) end,
-    version = p.version + 1,
-    last_updated = now()
+  ${POSITION_ON_CONFLICT}
   returning jsonb_build_object('accountId', p.account_id, 'symbol', p.symbol, 'quantity', p.quantity, 'averagePrice', p.average_price,
     'realizedPnl', p.realized_pnl, 'version', p.version, 'lastUpdated', p.last_updated) into pos;
   trade := jsonb_build_object('tradeId', t.trade_id::text, 'orderId', t.order_id, 'accountId', t.account_id, 'symbol', t.symbol,
