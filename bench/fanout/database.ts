@@ -1,25 +1,9 @@
 /** The bench's own database: created and migrated for the run, dropped by the cleanup. */
 import { execFile } from 'node:child_process';
-import { Client as PgClient } from 'pg';
+import { databaseUrl as urlOfDatabase, withPg } from '../suite/pg';
 import { BenchError, progress } from './lifecycle';
 import { ROOT, tradeqlArgs, tradeqlEnv } from './tradeql';
 
-/** One connection for `use`, closed afterwards. */
-export async function withPg<T>(url: string, use: (pg: PgClient) => Promise<T>): Promise<T> {
-  const pg = new PgClient({ connectionString: url });
-  await pg.connect();
-  try {
-    return await use(pg);
-  } finally {
-    await pg.end();
-  }
-}
-
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 function migrate(databaseUrl: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -42,7 +26,7 @@ export async function createDatabase(adminUrl: string, name: string): Promise<st
     created = { adminUrl, name };
   });
   progress(`setup: database ${name} created; migrating`);
-  const databaseUrl = withDatabase(adminUrl, name);
+  const databaseUrl = urlOfDatabase(adminUrl, name);
   await migrate(databaseUrl);
   // Every request needs a key: one admin key for the bench, in the environment its workers inherit.
   process.env.TRADEQL_BENCH_KEY = await createAdminKey(databaseUrl);

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import net from 'node:net';
-import { BenchError, childExited, progress, waitFor } from './lifecycle';
+import { BenchError, childExited, onLines, progress, waitFor } from './lifecycle';
 import { ROOT, tradeqlArgs, tradeqlEnv } from './tradeql';
 
 const LOG_LINES_KEPT = 200; // per gateway
@@ -39,20 +39,6 @@ function freePort(): Promise<number> {
 function keepLog(gw: GatewayProcess, line: string): void {
   if (gw.logs.length < LOG_LINES_KEPT) gw.logs.push(line);
   else gw.logsDropped++;
-}
-
-function onLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
-  let buffered = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    buffered += chunk;
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      if (line.trim()) onLine(line);
-    }
-  });
 }
 
 function startGateway(name: 'A' | 'B', port: number, databaseUrl: string, redisUrl: string): GatewayProcess {

@@ -25,6 +25,21 @@ export function keepGoingWithoutStdout(): void {
   });
 }
 
+/** Calls `onLine` with each non-blank line a child process writes. */
+export function onLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let buffered = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buffered += chunk;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (line.trim()) onLine(line);
+    }
+  });
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A child process exited on its own: unless the run is being stopped, nothing it was part of can finish. */

@@ -1,6 +1,6 @@
 /** What the database knows about the run: its clock against the bench's, and the outbox rows of the events. */
 import { clock } from './shared';
-import { withPg } from './database';
+import { withPg } from '../suite/pg';
 import { round } from './stats';
 
 /** The database's clock minus this process's clock(), from the probe with the shortest round trip (same machine: ~0). */

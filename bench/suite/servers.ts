@@ -6,7 +6,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { BenchError, childExited, progress, waitFor } from './lifecycle';
+import { BenchError, childExited, onLines, progress, waitFor } from './lifecycle';
 import { ROOT, tradeqlArgs, tradeqlEnv } from './tradeql';
 
 const LOG_LINES_KEPT = 100;
@@ -42,20 +42,6 @@ export function freePort(): Promise<number> {
       const { port } = server.address() as net.AddressInfo;
       server.close(() => resolve(port));
     });
-  });
-}
-
-function onLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
-  let buffered = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    buffered += chunk;
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      if (line.trim()) onLine(line);
-    }
   });
 }
 
