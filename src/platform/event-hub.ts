@@ -72,6 +72,21 @@ export class EventHub {
     this.streams.delete(stream);
   }
 
+  /**
+   * Hands every stored event after `after()` matching `filter` to `handle`, in order, a page at a time: how a
+   * background consumer catches up on a backlog before it follows the live stream. Stops early once `stopped()`.
+   */
+  async drain(filter: StreamFilter, after: () => bigint, handle: (event: PublishedEvent) => Promise<void>, stopped: () => boolean): Promise<void> {
+    while (!stopped()) {
+      const events = await this.replay(filter, after());
+      for (const event of events) {
+        if (stopped()) return;
+        await handle(event);
+      }
+      if (events.length < REPLAY_BATCH) return;
+    }
+  }
+
   /** Events after `after` matching the filter, in order, from the primary (a replica may not have them yet). */
   async replay(filter: StreamFilter, after: bigint): Promise<PublishedEvent[]> {
     const where = ['o.sequence > ?', 'o.topic = any(?::text[])'];

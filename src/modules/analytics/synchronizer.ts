@@ -17,7 +17,6 @@ import { TOPIC, type TradeEventPayload } from '../events';
 import { ANALYTICS_CONSUMER, isWin, positionValue, utcDate } from './rebuild';
 
 const FILTER: StreamFilter = { topics: [TOPIC.trade] };
-const PAGE = 500;
 const MAX_BACKOFF_MS = 30_000;
 
 export interface SynchronizerOptions {
@@ -130,15 +129,8 @@ export class AnalyticsSynchronizer {
   }
 
   /** A backlog is read here, a page at a time, so the stream's bounded queue only ever holds live events. */
-  private async drain(): Promise<void> {
-    while (!this.stopping) {
-      const events = await this.hub.replay(FILTER, this.last!);
-      for (const event of events) {
-        if (this.stopping) return;
-        await this.handle(event);
-      }
-      if (events.length < PAGE) return;
-    }
+  private drain(): Promise<void> {
+    return this.hub.drain(FILTER, () => this.last!, (event) => this.handle(event), () => this.stopping);
   }
 
   private async follow(): Promise<void> {

@@ -22,7 +22,6 @@ import { VenueLock } from './venue-lock';
 import { VenueRepository } from './venue.repository';
 
 const FILTER: StreamFilter = { topics: [TOPIC.order, TOPIC.bars] };
-const PAGE = 500;
 const MAX_BACKOFF_MS = 30_000;
 const CHECKPOINT_EVERY_MS = 1_000;
 
@@ -159,15 +158,8 @@ export class PaperVenue {
     if (!this.stopping) await this.follow();
   }
 
-  private async drain(): Promise<void> {
-    while (!this.stopping) {
-      const events = await this.hub.replay(FILTER, this.last!);
-      for (const event of events) {
-        if (this.stopping) return;
-        await this.handle(event);
-      }
-      if (events.length < PAGE) return;
-    }
+  private drain(): Promise<void> {
+    return this.hub.drain(FILTER, () => this.last!, (event) => this.handle(event), () => this.stopping);
   }
 
   private async follow(): Promise<void> {
