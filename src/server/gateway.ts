@@ -51,6 +51,7 @@ import { ordersResolvers } from '../modules/orders/orders.resolvers';
 import { positionsResolvers } from '../modules/positions/positions.resolvers';
 import { subscriptionResolvers } from '../modules/subscriptions.resolvers';
 import { metricsPlugin, withWsMetrics } from './metrics-plugin';
+import { compiledExecutionGateway } from './compiled-execution';
 
 export interface GatewayOptions {
   db: Database;
@@ -280,7 +281,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   );
 
   const apollo = new ApolloServer<RequestContext>({
-    schema,
+    // The schema, with queries run compiled (see compiled-execution.ts).
+    gateway: compiledExecutionGateway(schema),
     formatError,
     includeStacktraceInErrorResponses: false,
     // Explicit rather than read from process.env, so each gateway (and test) decides.

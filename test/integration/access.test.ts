@@ -35,7 +35,8 @@ async function otherState() {
     `select (select count(*) from execution.orders where account_id = ?)::text as orders,
             (select string_agg(order_id || ':' || version || ':' || status, ',' order by order_id) from execution.orders where account_id = ?) as versions,
             (select count(*) from execution.trades where account_id = ?)::text as trades,
-            (select count(*) from execution.accounts)::text as accounts,
+            -- only accounts a refused createAccount would have made: other test files create accounts concurrently
+            (select count(*) from execution.accounts where account_id like 'refused-%')::text as accounts,
             (select count(*) from data_ingestion.market_data where symbol = ?)::text as bars`,
     [other, other, other, SYM], 'primary');
   return row;
@@ -197,7 +198,7 @@ describe('mutations', () => {
     await refused(role, 'executeTrade', FILL, { input: { orderId: ownOrder, quantity: '1', price: '1' } });
     await refused(role, 'ingestMarketData', `mutation($b: [BarInput!]!) { ingestMarketData(bars: $b) { inserted } }`,
       { b: [{ symbol: SYM, timestamp: '2026-01-05T10:00:00Z', open: '1', high: '1', low: '1', close: '1', volume: '1' }] });
-    await refused(role, 'createAccount', `mutation($i: CreateAccountInput!) { createAccount(input: $i) { accountId } }`, { i: { accountId: uniqueId('new'), name: 'x' } });
+    await refused(role, 'createAccount', `mutation($i: CreateAccountInput!) { createAccount(input: $i) { accountId } }`, { i: { accountId: uniqueId('refused'), name: 'x' } });
   });
 
   it('trader: submits, amends and cancels on its own account; every change is audited in its transaction', async () => {
