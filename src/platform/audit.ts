@@ -6,6 +6,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { DbAccess } from './db-access';
 import { requestContext } from './request-context';
 import { toPgArray } from './pg-array';
+import { eventsInsert, type NewEvent } from './outbox';
 
 export type AuditResult = 'ok' | 'denied';
 
@@ -20,10 +21,16 @@ export interface AuditEntry {
 
 /** Who acted: a key (its id and role), or the system itself (background work, the command line) when none. */
 export async function writeAudit(tx: EntityManager, actor: Pick<DbAccess, 'keyId' | 'role'> | undefined, entry: AuditEntry): Promise<void> {
-  await tx.execute(
-    `insert into logging.audit_log (key_id, role, operation, table_name, record_ids, result, correlation_id, details)
+  const insert = auditInsert(actor, entry);
+  await tx.execute(insert.sql, insert.params, 'run');
+}
+
+/** writeAudit's insert as SQL (knex `?` parameters) and its parameters, to be a sub-statement of a caller's statement. */
+export function auditInsert(actor: Pick<DbAccess, 'keyId' | 'role'> | undefined, entry: AuditEntry): { sql: string; params: unknown[] } {
+  return {
+    sql: `insert into logging.audit_log (key_id, role, operation, table_name, record_ids, result, correlation_id, details)
      values (?, ?, ?, ?, ?::text[], ?, ?, ?::jsonb)`,
-    [
+    params: [
       actor?.keyId ?? null,
       actor?.role ?? 'system',
       entry.operation,
@@ -33,6 +40,13 @@ export async function writeAudit(tx: EntityManager, actor: Pick<DbAccess, 'keyId
       requestContext.getStore()?.requestId ?? null,
       entry.details ? JSON.stringify(entry.details) : null,
     ],
-    'run',
-  );
+  };
+}
+
+/** A change's outbox events and its audit row in one statement: writeEvents and writeAudit in one round trip. */
+export async function writeEventsAndAudit(tx: EntityManager, events: NewEvent[], actor: Pick<DbAccess, 'keyId' | 'role'> | undefined, entry: AuditEntry): Promise<void> {
+  if (!events.length) return writeAudit(tx, actor, entry);
+  const ev = eventsInsert(events);
+  const au = auditInsert(actor, entry);
+  await tx.execute(`with e as (${ev.sql}) ${au.sql}`, [...ev.params, ...au.params], 'run');
 }

@@ -24,15 +24,24 @@ export interface PublishedEvent<P = any> {
 
 export async function writeEvents(tx: EntityManager, events: NewEvent[]): Promise<void> {
   if (!events.length) return;
+  const insert = eventsInsert(events);
+  await tx.execute(insert.sql, insert.params);
+}
+
+/**
+ * The outbox insert of writeEvents as SQL (knex `?` parameters) and its parameters, for a caller that makes it a
+ * sub-statement (`with e as (...)`) of a statement of its own, to write its events in the same round trip.
+ */
+export function eventsInsert(events: NewEvent[]): { sql: string; params: unknown[] } {
   const rows = events.map((e) => ({ event_id: randomUUID(), topic: e.topic, account_id: e.accountId ?? null, symbol: e.symbol ?? null, payload: e.payload }));
   // Rows of one statement get strictly increasing created_at (clock + position), so the relay keeps their order.
-  await tx.execute(
-    `insert into execution.outbox (event_id, topic, account_id, symbol, payload, created_at)
+  return {
+    sql: `insert into execution.outbox (event_id, topic, account_id, symbol, payload, created_at)
      select e.event_id, e.topic, e.account_id, e.symbol, e.payload, clock_timestamp() + e.ord * interval '1 microsecond'
      from rows from (jsonb_to_recordset(?::jsonb) as (event_id uuid, topic text, account_id text, symbol text, payload jsonb))
           with ordinality as e(event_id, topic, account_id, symbol, payload, ord)`,
-    [JSON.stringify(rows)],
-  );
+    params: [JSON.stringify(rows)],
+  };
 }
 
 /** Wakes the local relay after a commit that wrote events, so they go out at once instead of at the next poll. */

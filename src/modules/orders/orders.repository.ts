@@ -2,6 +2,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ReadSession } from '../../platform/read-session';
 import { toPgArray } from '../../platform/pg-array';
+import type { LockedPosition } from '../positions/positions.repository';
 import type { NewOrder, OrderStatus } from './order-lifecycle';
 
 /** An order as GraphQL shows it (plain row, camelCase); `cursorTs` is created_at in epoch microseconds. */
@@ -48,6 +49,44 @@ export const ORDER_COLUMNS = `o.order_id as "orderId", o.client_order_id as "cli
 const TRADE_COLUMNS = `t.trade_id::text as "tradeId", t.order_id as "orderId", t.account_id as "accountId", t.symbol,
   t.side, t.quantity, t.price, t.executed_at as "executedAt", t.strategy,
   (extract(epoch from t.executed_at) * 1000000)::bigint::text as "cursorTs"`;
+
+/** An order as a fill finds it, locked: `filledNotional` for the average price, `createdAt` as PostgreSQL's text. */
+export interface LockedOrder extends Omit<OrderRow, 'cursorTs'> {
+  filledNotional: string;
+}
+
+/** A fill's trade row as written (and as executeTrade returns it). */
+export interface NewTrade {
+  tradeId: string;
+  orderId: string;
+  accountId: string;
+  symbol: string;
+  side: string;
+  quantity: string;
+  price: string;
+  executedAt: Date;
+  strategy: string | null;
+  createdAt: Date;
+}
+
+/** What a fill writes, in one statement: the trade, the order's progress and the position, all already computed. */
+export interface FillWrite {
+  trade: NewTrade;
+  order: { orderId: string; readVersion: number; filledQuantity: string; filledNotional: string; averageFillPrice: string; status: OrderStatus; updatedAt: Date };
+  position: { accountId: string; symbol: string; readVersion: number; quantity: string; averagePrice: string; realizedPnl: string; lastUpdated: Date };
+  /** further sub-statements of the same statement (the outbox rows, the audit row), knex `?` parameters */
+  also: { sql: string; params: unknown[] }[];
+}
+
+/** The trade ids' sequence: a fill draws its id once it holds its locks, so ids follow the order fills were applied. */
+const NEXT_TRADE_ID = `nextval('execution.trades_trade_id_seq')::text`;
+
+interface PositionColumns {
+  positionQuantity: string | null;
+  positionAveragePrice: string | null;
+  positionRealizedPnl: string | null;
+  positionVersion: number | null;
+}
 
 /** Keyset position: (timestamp in epoch microseconds, id). */
 export type Keyset = [string, string] | null;
@@ -175,5 +214,88 @@ export class OrdersRepository {
       'all',
     );
     return rows.sort((a, b) => (a.cursorTs! < b.cursorTs! ? -1 : a.cursorTs! > b.cursorTs! ? 1 : a.orderId.localeCompare(b.orderId)));
+  }
+
+  /**
+   * The start of a fill, in one round trip: locks the order (FOR UPDATE), then, if it is open, its position, and
+   * only then draws the trade id. The order is always locked before the position, so fills cannot deadlock; the
+   * position is null when the account has none in the symbol yet (see lockNewPosition).
+   */
+  async lockForFill(tx: EntityManager, orderId: string): Promise<{ order: LockedOrder; position: LockedPosition | null; tradeId: string | null } | null> {
+    const rows = await tx.execute<(LockedOrder & PositionColumns & { tradeId: string | null })[]>(
+      `with o as materialized (
+         select o.order_id as "orderId", o.client_order_id as "clientOrderId", o.account_id as "accountId", o.symbol, o.side,
+           o.type, o.time_in_force as "timeInForce", o.quantity, o.limit_price as "limitPrice", o.stop_price as "stopPrice",
+           o.filled_quantity as "filledQuantity", o.filled_notional as "filledNotional", o.average_fill_price as "averageFillPrice",
+           o.status, o.strategy, o.version, o.created_at as "createdAt", o.updated_at as "updatedAt"
+         from execution.orders o where o.order_id = ? for update
+       )
+       select o.*, p.quantity as "positionQuantity", p.average_price as "positionAveragePrice",
+         p.realized_pnl as "positionRealizedPnl", p.version as "positionVersion",
+         case when p.version is null then null else ${NEXT_TRADE_ID} end as "tradeId"
+       from o left join lateral (
+         select p.quantity, p.average_price, p.realized_pnl, p.version from execution.positions p
+         where p.account_id = o."accountId" and p.symbol = o.symbol and o.status in ('NEW', 'PARTIALLY_FILLED')
+         for update
+       ) p on true`,
+      [orderId],
+      'all',
+    );
+    if (!rows.length) return null;
+    const { positionQuantity, positionAveragePrice, positionRealizedPnl, positionVersion, tradeId, ...order } = rows[0];
+    const position = positionVersion === null ? null
+      : { quantity: positionQuantity!, averagePrice: positionAveragePrice!, realizedPnl: positionRealizedPnl!, version: positionVersion };
+    return { order, position, tradeId };
+  }
+
+  /**
+   * The first fill of an account in a symbol: creates the flat position row and locks it (a concurrent first fill
+   * may have created it since: then its row is locked and returned), then draws the trade id.
+   */
+  async lockNewPosition(tx: EntityManager, accountId: string, symbol: string): Promise<{ position: LockedPosition; tradeId: string }> {
+    const rows = await tx.execute<(LockedPosition & { tradeId: string })[]>(
+      `with p as (
+         insert into execution.positions as p (account_id, symbol) values (?, ?)
+         on conflict (account_id, symbol) do update set symbol = excluded.symbol
+         returning p.quantity, p.average_price as "averagePrice", p.realized_pnl as "realizedPnl", p.version
+       )
+       select p.*, ${NEXT_TRADE_ID} as "tradeId" from p`,
+      [accountId, symbol],
+      'all',
+    );
+    const { tradeId, ...position } = rows[0];
+    return { position, tradeId };
+  }
+
+  /**
+   * Writes a fill in one statement while the order and the position are locked: the trade, the order's progress,
+   * the position and the caller's sub-statements (outbox, audit). Both updates check the version read under the
+   * lock and bump it, as every change of these rows does.
+   */
+  async writeFill(tx: EntityManager, w: FillWrite): Promise<void> {
+    const { trade: t, order: o, position: p } = w;
+    const rows = await tx.execute<{ orders: number; positions: number }[]>(
+      `with t as (
+         insert into execution.trades (trade_id, order_id, account_id, symbol, side, quantity, price, executed_at, strategy, created_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ), o as (
+         update execution.orders set filled_quantity = ?, filled_notional = ?, average_fill_price = ?, status = ?,
+           version = version + 1, updated_at = ?
+         where order_id = ? and version = ? returning 1
+       ), p as (
+         update execution.positions set quantity = ?, average_price = ?, realized_pnl = ?, version = version + 1, last_updated = ?
+         where account_id = ? and symbol = ? and version = ? returning 1
+       )${w.also.map((s, i) => `, s${i} as (${s.sql})`).join('')}
+       select (select count(*) from o)::int as orders, (select count(*) from p)::int as positions`,
+      [
+        t.tradeId, t.orderId, t.accountId, t.symbol, t.side, t.quantity, t.price, t.executedAt, t.strategy, t.createdAt,
+        o.filledQuantity, o.filledNotional, o.averageFillPrice, o.status, o.updatedAt, o.orderId, o.readVersion,
+        p.quantity, p.averagePrice, p.realizedPnl, p.lastUpdated, p.accountId, p.symbol, p.readVersion,
+        ...w.also.flatMap((s) => s.params),
+      ],
+      'all',
+    );
+    // Both rows are locked by this transaction, so this only fails on a bug; then nothing is written.
+    if (rows[0]?.orders !== 1 || rows[0]?.positions !== 1) throw new Error(`fill of order ${o.orderId}: the locked order or position was not updated`);
   }
 }

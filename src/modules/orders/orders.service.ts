@@ -9,8 +9,8 @@ import type { Scope } from '../../platform/scope';
 import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors';
 import { categorize } from '../../platform/db-errors';
 import { inTransaction } from '../../platform/transaction';
-import { writeEvents } from '../../platform/outbox';
-import { writeAudit } from '../../platform/audit';
+import { eventsInsert } from '../../platform/outbox';
+import { auditInsert, writeAudit, writeEventsAndAudit } from '../../platform/audit';
 import { orderEvent, tradeEvents, type OrderEventType } from '../events';
 import { decodeCursor, encodeCursor, isDigits, isUuid, pageSize, toConnection, type Connection } from '../../platform/pagination';
 import { validateAccountId } from '../accounts/account-rules';
@@ -20,8 +20,7 @@ import {
   type OrderSide, type OrderStatus, type SubmitOrderInput,
 } from './order-lifecycle';
 import { OrderEntity, type Order } from './order.entity';
-import { TradeEntity, type Trade } from './trade.entity';
-import { OrdersRepository, type Keyset, type OrderFilter, type OrderRow, type TradeFilter, type TradeRow } from './orders.repository';
+import { OrdersRepository, type Keyset, type NewTrade, type OrderFilter, type OrderRow, type TradeFilter, type TradeRow } from './orders.repository';
 
 export interface ExecuteTradeInput {
   orderId: string;
@@ -114,8 +113,8 @@ export class OrdersService {
       const order = await inTransaction(scope.db.em(), async (tx) => {
         const created = await this.repo.insertOrderIfNew(tx, randomUUID(), input);
         if (created) {
-          await writeEvents(tx, [orderEvent('SUBMITTED', created)]);
-          await writeAudit(tx, scope.access, { operation: 'submitOrder', table: 'execution.orders', recordIds: [created.orderId], result: 'ok' });
+          await writeEventsAndAudit(tx, [orderEvent('SUBMITTED', created)], scope.access,
+            { operation: 'submitOrder', table: 'execution.orders', recordIds: [created.orderId], result: 'ok' });
           return { order: created, created: true };
         }
         const existing = await this.repo.lockedOrderByClientOrderId(tx, input.accountId, input.clientOrderId);
@@ -160,8 +159,7 @@ export class OrdersService {
       if (isTerminal(order.status as OrderStatus)) throw new ValidationError(`order is already ${order.status} and cannot expire`);
       order.status = 'EXPIRED';
       await tx.flush();
-      await writeEvents(tx, [orderEvent('EXPIRED', order)]);
-      await writeAudit(tx, scope.access, { operation: 'expireOrder', table: 'execution.orders', recordIds: [orderId], result: 'ok' });
+      await writeEventsAndAudit(tx, [orderEvent('EXPIRED', order)], scope.access, { operation: 'expireOrder', table: 'execution.orders', recordIds: [orderId], result: 'ok' });
       return order;
     }, { access: scope.access });
     scope.reads.preferPrimary();
@@ -192,8 +190,7 @@ export class OrdersService {
       const exists = await tx.execute('select 1 from execution.accounts where account_id = ?', [accountId], 'all');
       if (!exists.length) throw new NotFoundError('account', accountId);
       const canceled = await this.repo.cancelOpenOrders(tx, accountId, symbol ?? null);
-      await writeEvents(tx, canceled.map((o) => orderEvent('CANCELED', o)));
-      await writeAudit(tx, scope.access, {
+      await writeEventsAndAudit(tx, canceled.map((o) => orderEvent('CANCELED', o)), scope.access, {
         operation: 'cancelAllOrders', table: 'execution.orders', recordIds: canceled.map((o) => o.orderId), result: 'ok', details: { accountId, symbol: symbol ?? null },
       });
       return canceled;
@@ -208,31 +205,37 @@ export class OrdersService {
    * position. The order row is locked (FOR UPDATE) for the duration: concurrent fills of one order queue on it instead
    * of failing a version check, and each sees the previous fill's result, so 50 fills at once equal 50 in a row.
    */
-  async executeTrade(scope: Scope, input: ExecuteTradeInput): Promise<Trade> {
+  async executeTrade(scope: Scope, input: ExecuteTradeInput): Promise<NewTrade> {
     if (!isUuid(input.orderId)) throw new NotFoundError('order', input.orderId);
     const trade = await inTransaction(scope.db.em(), async (tx) => {
-      const order = await tx.findOne(OrderEntity, { orderId: input.orderId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      if (!order) throw new NotFoundError('order', input.orderId);
+      const locked = await this.repo.lockForFill(tx, input.orderId);
+      if (!locked) throw new NotFoundError('order', input.orderId);
+      const { order } = locked;
       const plan = planFill(asState(order), { quantity: input.quantity, price: input.price });
-      order.filledQuantity = plan.filledQuantity;
-      order.filledNotional = plan.filledNotional;
-      order.averageFillPrice = plan.averageFillPrice;
-      order.status = plan.status;
-      const position = await this.positions.applyFill(tx, order.accountId, order.symbol, { side: order.side as OrderSide, quantity: plan.quantity, price: plan.price });
-      const fill = tx.create(TradeEntity, {
-        orderId: order.orderId,
-        accountId: order.accountId,
-        symbol: order.symbol,
-        side: order.side,
-        quantity: plan.quantity,
-        price: plan.price,
-        executedAt: input.executedAt ?? new Date(),
-        strategy: order.strategy,
-      });
-      await tx.flush();
-      await writeEvents(tx, [...tradeEvents(fill, position, position.realizedDelta), orderEvent(plan.status as 'FILLED' | 'PARTIALLY_FILLED', order)]);
-      await writeAudit(tx, scope.access, {
-        operation: 'executeTrade', table: 'execution.trades', recordIds: [String(fill.tradeId)], result: 'ok', details: { orderId: order.orderId },
+      const { position: current, tradeId } = locked.position
+        ? { position: locked.position, tradeId: locked.tradeId! }
+        : await this.repo.lockNewPosition(tx, order.accountId, order.symbol);
+      const now = new Date();
+      const position = this.positions.applyFill(order.accountId, order.symbol, current, { side: order.side as OrderSide, quantity: plan.quantity, price: plan.price }, now);
+      const fill: NewTrade = {
+        tradeId, orderId: order.orderId, accountId: order.accountId, symbol: order.symbol, side: order.side,
+        quantity: plan.quantity, price: plan.price, executedAt: input.executedAt ?? now, strategy: order.strategy, createdAt: now,
+      };
+      // The order as its event shows it: unchanged columns as stored, created_at to the millisecond (as it always was).
+      const filled = {
+        ...order, createdAt: new Date(order.createdAt), filledQuantity: plan.filledQuantity, averageFillPrice: plan.averageFillPrice,
+        status: plan.status, version: order.version + 1, updatedAt: now,
+      };
+      await this.repo.writeFill(tx, {
+        trade: fill,
+        order: { orderId: order.orderId, readVersion: order.version, filledQuantity: plan.filledQuantity, filledNotional: plan.filledNotional,
+          averageFillPrice: plan.averageFillPrice, status: plan.status, updatedAt: now },
+        position: { accountId: order.accountId, symbol: order.symbol, readVersion: current.version, quantity: position.quantity,
+          averagePrice: position.averagePrice, realizedPnl: position.realizedPnl, lastUpdated: now },
+        also: [
+          eventsInsert([...tradeEvents(fill, position, position.realizedDelta), orderEvent(plan.status as 'FILLED' | 'PARTIALLY_FILLED', filled)]),
+          auditInsert(scope.access, { operation: 'executeTrade', table: 'execution.trades', recordIds: [tradeId], result: 'ok', details: { orderId: order.orderId } }),
+        ],
       });
       return fill;
     }, { access: scope.access });
@@ -254,8 +257,8 @@ export class OrdersService {
         if (expectedVersion != null && order.version !== expectedVersion) throw staleVersion(orderId, order.version, expectedVersion);
         const type = change(order);
         await tx.flush();
-        await writeEvents(tx, [orderEvent(type, order)]);
-        await writeAudit(tx, scope.access, { operation, table: 'execution.orders', recordIds: [orderId], result: 'ok', details: { version: order.version } });
+        await writeEventsAndAudit(tx, [orderEvent(type, order)], scope.access,
+          { operation, table: 'execution.orders', recordIds: [orderId], result: 'ok', details: { version: order.version } });
         return order;
       }, { access: scope.access });
       scope.reads.preferPrimary();
@@ -279,7 +282,7 @@ function staleVersion(orderId: string, currentVersion: number | null, expectedVe
   });
 }
 
-function asState(order: Order) {
+function asState(order: Pick<Order, 'status' | 'type' | 'quantity' | 'filledQuantity' | 'filledNotional' | 'limitPrice' | 'stopPrice'>) {
   return {
     status: order.status as OrderStatus,
     type: order.type as 'MARKET' | 'LIMIT' | 'STOP' | 'STOP_LIMIT',

@@ -12,6 +12,9 @@ export interface PositionRow {
   lastUpdated: string | Date;
 }
 
+/** A position row as a fill finds it, locked. */
+export type LockedPosition = Pick<PositionRow, 'quantity' | 'averagePrice' | 'realizedPnl' | 'version'>;
+
 export class PositionsRepository {
   /** Positions of several accounts in one statement, grouped by account, by symbol. */
   async positionsOfAccounts(reads: ReadSession, accountIds: readonly string[]): Promise<Map<string, PositionRow[]>> {

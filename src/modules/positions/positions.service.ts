@@ -1,11 +1,8 @@
 /** Positions: reads for GraphQL, and the position side of a fill inside the caller's transaction. */
-import { LockMode } from '@mikro-orm/core';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Scope } from '../../platform/scope';
 import { decimalText, Decimal } from '../../platform/decimal';
 import { applyFill, markToMarket, type PositionFill } from './position-math';
-import { PositionEntity, type Position } from './position.entity';
-import { PositionsRepository, type PositionRow } from './positions.repository';
+import { PositionsRepository, type LockedPosition, type PositionRow } from './positions.repository';
 import type { MarketDataService } from '../market-data/market-data.service';
 import { validateAccountId } from '../accounts/account-rules';
 
@@ -32,22 +29,14 @@ export class PositionsService {
   }
 
   /**
-   * Applies a fill to the account's position. The row is locked (SELECT ... FOR UPDATE) rather than version-checked:
-   * a hot position takes many fills a second, and optimistic retries would make them all contend; the lock queues
-   * them. Callers lock the order first, then the position, always in that order, so fills cannot deadlock.
+   * A fill's effect on the account's position, from the row the caller has locked: the row as it will be stored,
+   * with the version the update gives it. The fill locks the row (SELECT ... FOR UPDATE) rather than checking a
+   * version: a hot position takes many fills a second, and optimistic retries would make them all contend; the lock
+   * queues them. Callers lock the order first, then the position, always in that order, so fills cannot deadlock.
    */
-  async applyFill(tx: EntityManager, accountId: string, symbol: string, fill: PositionFill): Promise<Position & { realizedDelta: string }> {
-    let position = await tx.findOne(PositionEntity, { accountId, symbol }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    if (!position) {
-      // First fill of this symbol: create the flat row (a concurrent first fill may win; then we lock theirs).
-      await tx.execute('insert into execution.positions (account_id, symbol) values (?, ?) on conflict do nothing', [accountId, symbol]);
-      position = await tx.findOneOrFail(PositionEntity, { accountId, symbol }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    }
-    const next = applyFill(position, fill);
-    position.quantity = next.quantity;
-    position.averagePrice = next.averagePrice;
-    position.realizedPnl = next.realizedPnl;
-    return Object.assign(position, { realizedDelta: next.realizedDelta });
+  applyFill(accountId: string, symbol: string, locked: LockedPosition, fill: PositionFill, at: Date): PositionRow & { realizedDelta: string } {
+    const next = applyFill(locked, fill);
+    return { accountId, symbol, ...next, version: locked.version + 1, lastUpdated: at };
   }
 
   /** Per-symbol valuation at the latest bar's close, with totals (lines without a price count as 0). */
