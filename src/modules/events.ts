@@ -62,17 +62,65 @@ export function tradeEvents(trade: TradeLike, position: PositionLike, realizedDe
   ];
 }
 
-/** One event per symbol of an ingested batch, its bars oldest first. */
+/**
+ * The bars of one symbol from one ingestion, oldest first, column by column: half the JSON of a list of bar objects,
+ * which the outbox stores, the relay reads back and publishes, and every gateway parses.
+ */
+export interface BarColumns {
+  timestamp: string[];
+  open: string[];
+  high: string[];
+  low: string[];
+  close: string[];
+  volume: string[];
+}
+
+/** A market-data event's payload: columns; events written before them carry a list of bars. */
+export type BarsPayload = { columns: BarColumns } | { bars: BarLike[] };
+
+/** One event per symbol of an ingested batch (symbols in the order they first appear), its bars oldest first. */
 export function barEvents(bars: BarLike[]): NewEvent[] {
   const bySymbol = new Map<string, BarLike[]>();
   for (const bar of bars) {
-    const list = bySymbol.get(bar.symbol) ?? [];
-    list.push(bar);
-    bySymbol.set(bar.symbol, list);
+    const list = bySymbol.get(bar.symbol);
+    if (list) list.push(bar);
+    else bySymbol.set(bar.symbol, [bar]);
   }
-  return [...bySymbol].map(([symbol, list]) => ({
-    topic: TOPIC.bars,
-    symbol,
-    payload: { bars: list.sort((a, b) => a.timestamp.localeCompare(b.timestamp)) },
-  }));
+  return [...bySymbol].map(([symbol, list]) => {
+    const columns: BarColumns = { timestamp: [], open: [], high: [], low: [], close: [], volume: [] };
+    for (const bar of oldestFirst(list)) {
+      columns.timestamp.push(bar.timestamp);
+      columns.open.push(bar.open);
+      columns.high.push(bar.high);
+      columns.low.push(bar.low);
+      columns.close.push(bar.close);
+      columns.volume.push(bar.volume);
+    }
+    const payload: BarsPayload = { columns };
+    return { topic: TOPIC.bars, symbol, payload };
+  });
+}
+
+/** Bars of one symbol by time (they usually come in order: then nothing is sorted). */
+function oldestFirst(list: BarLike[]): BarLike[] {
+  const times = list.map((b) => Date.parse(b.timestamp));
+  if (times.every((t, i) => i === 0 || times[i - 1] < t)) return list;
+  return list.map((bar, i) => ({ bar, t: times[i] })).sort((a, b) => a.t - b.t).map((x) => x.bar);
+}
+
+/** How many bars a market-data event carries. */
+export function barCount(payload: BarsPayload): number {
+  return 'columns' in payload ? payload.columns.timestamp.length : payload.bars.length;
+}
+
+/** The i-th bar (oldest first) of a market-data event of `symbol`, in the shape GraphQL returns. */
+export function barAt(symbol: string, payload: BarsPayload, i: number): BarLike {
+  if (!('columns' in payload)) return payload.bars[i];
+  const c = payload.columns;
+  return { symbol, timestamp: c.timestamp[i], open: c.open[i], high: c.high[i], low: c.low[i], close: c.close[i], volume: c.volume[i] };
+}
+
+/** Every bar of a market-data event, oldest first. */
+export function eventBars(event: { symbol: string | null; payload: BarsPayload }): BarLike[] {
+  return Array.from({ length: barCount(event.payload) }, (_, i) => barAt(event.symbol!, event.payload, i));
 }

@@ -7,7 +7,7 @@ import type { PublishedEvent } from '../platform/outbox';
 import { ValidationError } from '../platform/errors';
 import { validateAccountId } from './accounts/account-rules';
 import { validateSymbol } from './orders/order-lifecycle';
-import { TOPIC, type BarLike, type TradeEventPayload } from './events';
+import { TOPIC, barAt, barCount, type BarLike, type BarsPayload, type TradeEventPayload } from './events';
 
 type Ctx = RequestContext;
 
@@ -16,20 +16,25 @@ function checkSequence(afterSequence?: string | null): void {
 }
 
 /**
- * Yields every bar of each market-data event (one event carries the bars of one symbol from one ingestion). Not an
- * async generator: a generator's return() waits for its pending await, so a client that leaves while no event comes
- * would never release its stream; this return() ends the stream at once.
+ * Yields every bar of each market-data event (one event carries the bars of one symbol from one ingestion), one
+ * object at a time, so a subscriber holds no copy of a whole batch. Not an async generator: a generator's return()
+ * waits for its pending await, so a client that leaves while no event comes would never release its stream; this
+ * return() ends the stream at once.
  */
-function barsOf(events: AsyncIterableIterator<PublishedEvent>): AsyncIterableIterator<BarLike> {
-  let buffer: BarLike[] = [];
+function barsOf(events: AsyncIterableIterator<PublishedEvent<BarsPayload>>): AsyncIterableIterator<BarLike> {
+  let event: PublishedEvent<BarsPayload> | undefined;
+  let next = 0;
+  let count = 0;
   return {
     async next(): Promise<IteratorResult<BarLike>> {
-      while (!buffer.length) {
+      while (next >= count) {
         const result = await events.next();
         if (result.done) return { value: undefined, done: true };
-        buffer = [...(result.value.payload.bars as BarLike[])];
+        event = result.value;
+        next = 0;
+        count = barCount(event.payload);
       }
-      return { value: buffer.shift()!, done: false };
+      return { value: barAt(event!.symbol!, event!.payload, next++), done: false };
     },
     async return(): Promise<IteratorResult<BarLike>> {
       await events.return?.();

@@ -1,5 +1,5 @@
 /** Validation of incoming 1-minute bars (pure): prices, OHLC consistency, volume, minute alignment, batch size. */
-import { BAR_PRICE, parseDecimal, VOLUME, decimalText } from '../../platform/decimal';
+import { BAR_PRICE, VOLUME, type DecimalRule } from '../../platform/decimal';
 import { ValidationError, type FieldProblem } from '../../platform/errors';
 import { SYMBOL_PATTERN } from '../orders/order-lifecycle';
 
@@ -25,6 +25,52 @@ export interface ValidBar {
   volume: string;
 }
 
+/** The same text rule as parseDecimal's (platform/decimal.ts). */
+const DECIMAL_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+const PRICES = ['open', 'high', 'low', 'close'] as const;
+
+/**
+ * parseDecimal's checks, in its order and with its messages, done on the digits as text; returns what
+ * decimalText(parseDecimal(...)) returns (no "+", no leading or trailing zeros, "-0" as "0"), or the problem.
+ * A batch of 10,000 bars holds 50,000 decimals: a decimal.js object for each cost more than the rest of the call.
+ */
+export function checkDecimal(input: string, rule: DecimalRule): string | { problem: string } {
+  const text = input.trim();
+  if (!DECIMAL_TEXT.test(text)) return { problem: `"${input}" is not a decimal number` };
+  const negative = text.charCodeAt(0) === 45; // '-'
+  let start = negative || text.charCodeAt(0) === 43 ? 1 : 0; // after the sign
+  const dot = text.indexOf('.');
+  const point = dot < 0 ? text.length : dot;
+  let end = text.length;
+  while (start < point && text.charCodeAt(start) === 48) start++; // leading zeros
+  while (end > point + 1 && text.charCodeAt(end - 1) === 48) end--; // trailing zeros of the fraction
+  if (end === point + 1) end = point; // nothing left after the point
+  const integerDigits = point - start;
+  const places = end > point ? end - point - 1 : 0;
+  const zero = integerDigits === 0 && places === 0;
+  if (rule.integer && places > 0) return { problem: 'must be a whole number' };
+  if (places > rule.scale) return { problem: `at most ${rule.scale} decimal places` };
+  if (integerDigits > rule.precision - rule.scale) {
+    return { problem: `at most ${rule.precision - rule.scale} digits before the decimal point` };
+  }
+  if (rule.positive && (negative || zero)) return { problem: 'must be greater than 0' };
+  if (rule.nonNegative && negative && !zero) return { problem: 'must not be negative' };
+  const digits = integerDigits ? text.slice(start, end) : `0${text.slice(point, end)}`;
+  return negative && !zero ? `-${digits}` : digits;
+}
+
+/**
+ * Orders two non-negative decimals in checkDecimal's text: the longer integer part is larger; with equally long
+ * integer parts (no leading zeros, no trailing zeros after the point) the text order is the numeric order.
+ */
+export function compareDecimalText(a: string, b: string): number {
+  const ai = a.indexOf('.');
+  const bi = b.indexOf('.');
+  const lengths = (ai < 0 ? a.length : ai) - (bi < 0 ? b.length : bi);
+  if (lengths !== 0) return lengths;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Checks every bar and reports all problems at once (up to 20), each named `bars[i].field`. */
 export function validateBars(bars: BarInput[]): ValidBar[] {
   if (bars.length === 0) throw ValidationError.field('bars', 'must contain at least one bar');
@@ -32,42 +78,35 @@ export function validateBars(bars: BarInput[]): ValidBar[] {
   const problems: FieldProblem[] = [];
   const seen = new Set<string>();
   const valid: ValidBar[] = [];
-  bars.forEach((bar, i) => {
-    const at = (field: string) => `bars[${i}].${field}`;
+  const prices: (string | undefined)[] = [undefined, undefined, undefined, undefined];
+  for (let i = 0; i < bars.length; i++) {
+    const bar = bars[i];
+    // Field names are built only for a problem: 70,000 strings per batch otherwise.
+    const problem = (field: string, message: string) => problems.push({ field: `bars[${i}].${field}`, message });
     const before = problems.length;
-    const check = <T>(fn: () => T): T | undefined => {
-      try {
-        return fn();
-      } catch (e) {
-        if (e instanceof ValidationError) problems.push(...e.problems);
-        else throw e;
-        return undefined;
-      }
-    };
-    if (!SYMBOL_PATTERN.test(bar.symbol)) problems.push({ field: at('symbol'), message: 'must be 1-20 of A-Z 0-9 . - /' });
+    if (!SYMBOL_PATTERN.test(bar.symbol)) problem('symbol', 'must be 1-20 of A-Z 0-9 . - /');
     const ms = bar.timestamp.getTime();
-    if (ms % 60_000 !== 0) problems.push({ field: at('timestamp'), message: 'must be the start of a minute' });
-    const [open, high, low, close] = (['open', 'high', 'low', 'close'] as const).map((f) => check(() => parseDecimal(at(f), bar[f], BAR_PRICE)));
-    const volume = check(() => parseDecimal(at('volume'), bar.volume, VOLUME));
+    if (ms % 60_000 !== 0) problem('timestamp', 'must be the start of a minute');
+    for (let p = 0; p < 4; p++) {
+      const checked = checkDecimal(bar[PRICES[p]], BAR_PRICE);
+      if (typeof checked === 'string') prices[p] = checked;
+      else (prices[p] = undefined), problem(PRICES[p], checked.problem);
+    }
+    const [open, high, low, close] = prices;
+    const volume = checkDecimal(bar.volume, VOLUME);
+    if (typeof volume !== 'string') problem('volume', volume.problem);
     if (open && high && low && close) {
-      if (high.lt(open) || high.lt(close)) problems.push({ field: at('high'), message: 'must be >= max(open, close)' });
-      if (low.gt(open) || low.gt(close)) problems.push({ field: at('low'), message: 'must be <= min(open, close)' });
+      // All four are > 0 here, which compareDecimalText needs.
+      if (compareDecimalText(high, open) < 0 || compareDecimalText(high, close) < 0) problem('high', 'must be >= max(open, close)');
+      if (compareDecimalText(low, open) > 0 || compareDecimalText(low, close) > 0) problem('low', 'must be <= min(open, close)');
     }
     const key = `${bar.symbol}|${ms}`;
-    if (seen.has(key)) problems.push({ field: at('timestamp'), message: 'duplicates an earlier bar of the same symbol in this call' });
+    if (seen.has(key)) problem('timestamp', 'duplicates an earlier bar of the same symbol in this call');
     seen.add(key);
-    if (problems.length === before && open && high && low && close && volume) {
-      valid.push({
-        symbol: bar.symbol,
-        timestamp: bar.timestamp.toISOString(),
-        open: decimalText(open),
-        high: decimalText(high),
-        low: decimalText(low),
-        close: decimalText(close),
-        volume: decimalText(volume),
-      });
+    if (problems.length === before && open && high && low && close && typeof volume === 'string') {
+      valid.push({ symbol: bar.symbol, timestamp: bar.timestamp.toISOString(), open, high, low, close, volume });
     }
-  });
+  }
   if (problems.length) {
     const shown = problems.slice(0, 20);
     throw new ValidationError(`invalid bars: ${shown.map((p) => `${p.field}: ${p.message}`).join('; ')}${problems.length > 20 ? `; and ${problems.length - 20} more` : ''}`, shown);

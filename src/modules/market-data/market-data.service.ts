@@ -78,11 +78,13 @@ export class MarketDataService {
 
   async ingest(scope: Scope, input: BarInput[]): Promise<{ inserted: number; updated: number }> {
     const bars = validateBars(input);
+    // One event per symbol, carrying its bars: the symbols are the audit row's records.
+    const events = barEvents(bars);
     const result = await inTransaction(scope.db.em(), async (tx) => {
       const counts = await this.repo.upsertBars(tx, bars);
-      await writeEvents(tx, barEvents(bars));
+      await writeEvents(tx, events);
       await writeAudit(tx, scope.access, {
-        operation: 'ingestMarketData', table: 'data_ingestion.market_data', recordIds: [...new Set(bars.map((b) => b.symbol))], result: 'ok',
+        operation: 'ingestMarketData', table: 'data_ingestion.market_data', recordIds: events.map((e) => e.symbol!), result: 'ok',
         details: { bars: bars.length, ...counts },
       });
       return counts;

@@ -13,8 +13,7 @@ import type { OutboxSignal, PublishedEvent } from '../../platform/outbox';
 import type { EventHub, EventStream, StreamFilter } from '../../platform/event-hub';
 import { ReadSession } from '../../platform/read-session';
 import type { Scope } from '../../platform/scope';
-import { TOPIC } from '../events';
-import type { BarRow } from '../market-data/market-data.repository';
+import { TOPIC, eventBars } from '../events';
 import type { OrdersService } from '../orders/orders.service';
 import { lastCloseAtOrBefore, nextCloseAfter, parseSessionClose } from './session';
 import { VenueBook } from './venue-book';
@@ -203,7 +202,7 @@ export class PaperVenue {
 
   private async apply(event: PublishedEvent): Promise<void> {
     if (event.topic === TOPIC.order) return this.book.arrive((event.payload as { order: { orderId: string } }).order.orderId);
-    const bars = (event.payload as { bars: BarRow[] }).bars;
+    const bars = eventBars(event);
     const ingestedAt = (await this.repo.eventTime(event.eventId)) ?? new Date();
     await this.book.bars(event.symbol!, bars, ingestedAt);
   }
