@@ -25,11 +25,14 @@ export async function writeAudit(tx: EntityManager, actor: Pick<DbAccess, 'keyId
   await tx.execute(insert.sql, insert.params, 'run');
 }
 
-/** writeAudit's insert as SQL (knex `?` parameters) and its parameters, to be a sub-statement of a caller's statement. */
-export function auditInsert(actor: Pick<DbAccess, 'keyId' | 'role'> | undefined, entry: AuditEntry): { sql: string; params: unknown[] } {
+/**
+ * writeAudit's insert as SQL (knex `?` parameters) and its parameters, to be a sub-statement of a caller's statement;
+ * `where` (SQL) makes the row conditional on what that statement did.
+ */
+export function auditInsert(actor: Pick<DbAccess, 'keyId' | 'role'> | undefined, entry: AuditEntry, where = ''): { sql: string; params: unknown[] } {
   return {
     sql: `insert into logging.audit_log (key_id, role, operation, table_name, record_ids, result, correlation_id, details)
-     values (?, ?, ?, ?, ?::text[], ?, ?, ?::jsonb)`,
+     select ?, ?, ?, ?, ?::text[], ?, ?, ?::jsonb ${where}`,
     params: [
       actor?.keyId ?? null,
       actor?.role ?? 'system',

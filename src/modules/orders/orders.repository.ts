@@ -2,6 +2,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ReadSession } from '../../platform/read-session';
 import { toPgArray } from '../../platform/pg-array';
+import { Decimal } from '../../platform/decimal';
 import type { LockedPosition } from '../positions/positions.repository';
 import type { NewOrder, OrderStatus } from './order-lifecycle';
 
@@ -74,9 +75,35 @@ export interface FillWrite {
   trade: NewTrade;
   order: { orderId: string; readVersion: number; filledQuantity: string; filledNotional: string; averageFillPrice: string; status: OrderStatus; updatedAt: Date };
   position: { accountId: string; symbol: string; readVersion: number; quantity: string; averagePrice: string; realizedPnl: string; lastUpdated: Date };
-  /** further sub-statements of the same statement (the outbox rows, the audit row), knex `?` parameters */
-  also: { sql: string; params: unknown[] }[];
+  /** further sub-statements of the same statement (the outbox rows, the audit row) */
+  also: SubStatement[];
 }
+
+/** A data-modifying sub-statement (`with sN as (...)`) of a write's statement, with knex `?` parameters. */
+export interface SubStatement {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * An order as insertOrderIfNew stores it, as the inserted row reads back (decimals as numeric(20,8) text, the column
+ * defaults), but for its timestamps, which PostgreSQL gives it: empty here, see withInsertedTimes.
+ */
+export function insertedOrder(orderId: string, o: NewOrder): Omit<OrderRow, 'cursorTs'> {
+  const stored = (text: string | null) => (text === null ? null : new Decimal(text).toFixed(8));
+  return {
+    orderId, clientOrderId: o.clientOrderId, accountId: o.accountId, symbol: o.symbol, side: o.side, type: o.type, timeInForce: o.timeInForce,
+    quantity: stored(o.quantity)!, limitPrice: stored(o.limitPrice), stopPrice: stored(o.stopPrice), filledQuantity: stored('0')!,
+    averageFillPrice: null, status: 'NEW', strategy: o.strategy, version: 1, createdAt: '', updatedAt: '',
+  };
+}
+
+/** A timestamptz as toIsoUtc shows PostgreSQL's UTC text: microseconds without trailing zeros, and Z. */
+const isoUtc = (column: string) => `rtrim(rtrim(to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '0'), '.') || 'Z'`;
+
+/** Completes the first event of an eventsInsert with the inserted order's (`o`) timestamps; null (no event) when none was inserted. */
+export const withInsertedTimes = (events: string) => `(select jsonb_set(jsonb_set(${events},
+    '{0,payload,order,createdAt}', to_jsonb(${isoUtc('o."createdAt"')})), '{0,payload,order,updatedAt}', to_jsonb(${isoUtc('o."updatedAt"')})) from o)`;
 
 /** The trade ids' sequence: a fill draws its id once it holds its locks, so ids follow the order fills were applied. */
 const NEXT_TRADE_ID = `nextval('execution.trades_trade_id_seq')::text`;
@@ -182,15 +209,22 @@ export class OrdersRepository {
     );
   }
 
-  /** Inserts unless (account, clientOrderId) exists; concurrent duplicates wait for the first and insert nothing. */
-  async insertOrderIfNew(tx: EntityManager, orderId: string, o: NewOrder): Promise<OrderRow | null> {
+  /**
+   * Inserts unless (account, clientOrderId) exists; concurrent duplicates wait for the first and insert nothing.
+   * `also` are sub-statements of the same statement (events, audit); they see the inserted row as `o`.
+   */
+  async insertOrderIfNew(tx: EntityManager, orderId: string, o: NewOrder, also: SubStatement[] = []): Promise<OrderRow | null> {
     const rows = await tx.execute<OrderRow[]>(
-      `insert into execution.orders as o (order_id, client_order_id, account_id, symbol, side, type, time_in_force,
-         quantity, limit_price, stop_price, strategy)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       on conflict (account_id, client_order_id) do nothing
-       returning ${ORDER_COLUMNS}`,
-      [orderId, o.clientOrderId, o.accountId, o.symbol, o.side, o.type, o.timeInForce, o.quantity, o.limitPrice, o.stopPrice, o.strategy],
+      `with o as (
+         insert into execution.orders as o (order_id, client_order_id, account_id, symbol, side, type, time_in_force,
+           quantity, limit_price, stop_price, strategy)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         on conflict (account_id, client_order_id) do nothing
+         returning ${ORDER_COLUMNS}
+       )${also.map((s, i) => `, s${i} as (${s.sql})`).join('')}
+       select * from o`,
+      [orderId, o.clientOrderId, o.accountId, o.symbol, o.side, o.type, o.timeInForce, o.quantity, o.limitPrice, o.stopPrice, o.strategy,
+        ...also.flatMap((s) => s.params)],
       'all',
     );
     return rows[0] ?? null;

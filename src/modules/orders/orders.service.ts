@@ -20,7 +20,7 @@ import {
   type OrderSide, type OrderStatus, type SubmitOrderInput,
 } from './order-lifecycle';
 import { OrderEntity, type Order } from './order.entity';
-import { OrdersRepository, type Keyset, type NewTrade, type OrderFilter, type OrderRow, type TradeFilter, type TradeRow } from './orders.repository';
+import { insertedOrder, withInsertedTimes, OrdersRepository, type Keyset, type NewTrade, type OrderFilter, type OrderRow, type TradeFilter, type TradeRow } from './orders.repository';
 
 export interface ExecuteTradeInput {
   orderId: string;
@@ -111,12 +111,13 @@ export class OrdersService {
     const input = validateSubmitOrder(raw);
     try {
       const order = await inTransaction(scope.db.em(), async (tx) => {
-        const created = await this.repo.insertOrderIfNew(tx, randomUUID(), input);
-        if (created) {
-          await writeEventsAndAudit(tx, [orderEvent('SUBMITTED', created)], scope.access,
-            { operation: 'submitOrder', table: 'execution.orders', recordIds: [created.orderId], result: 'ok' });
-          return { order: created, created: true };
-        }
+        // One statement: the insert, and only if it inserted, its event and audit row.
+        const orderId = randomUUID();
+        const created = await this.repo.insertOrderIfNew(tx, orderId, input, [
+          eventsInsert([orderEvent('SUBMITTED', insertedOrder(orderId, input))], withInsertedTimes),
+          auditInsert(scope.access, { operation: 'submitOrder', table: 'execution.orders', recordIds: [orderId], result: 'ok' }, 'where exists (select from o)'),
+        ]);
+        if (created) return { order: created, created: true };
         const existing = await this.repo.lockedOrderByClientOrderId(tx, input.accountId, input.clientOrderId);
         if (!existing) throw new ConflictError('the order was removed concurrently; retry');
         if (!samePayload(existing, input)) {
