@@ -1,12 +1,15 @@
 /**
- * Who the database should believe a request transaction is for: row-level security's input (see the migration
- * Migration20261127000004_row_level_security). A request's transactions switch to the `trading_app` role, which owns
- * nothing, and set the key's accounts (or the admin bypass) transaction-locally, so nothing leaks into the next use
- * of a pooled connection. Work without a DbAccess (migrations, maintenance, background workers) runs as the owner.
+ * Who the database should believe a request transaction is for: row-level security's input (see the migrations
+ * Migration20261127000004_row_level_security and Migration20261127000005_admin_request_role). A request's
+ * transactions switch to a role that owns nothing, `trading_app` (its policies show the key's accounts) or, for admin
+ * keys, `trading_admin` (its policies show every account), and set the key's accounts transaction-locally, so nothing
+ * leaks into the next use of a pooled connection. Work without a DbAccess (migrations, maintenance, background
+ * workers) runs as the owner.
  */
 import { toPgArray } from './pg-array';
 
 export const REQUEST_ROLE = 'trading_app';
+export const ADMIN_REQUEST_ROLE = 'trading_admin';
 
 export interface DbAccess {
   /** the API key's id, for the audit log */
@@ -15,7 +18,7 @@ export interface DbAccess {
   role: string;
   /** the accounts the key holds */
   accountIds: readonly string[];
-  /** admin keys see every account: the policies honour the flag */
+  /** admin keys see every account: they run as ADMIN_REQUEST_ROLE */
   bypass: boolean;
   /** statement timeout of the request's statements, in ms */
   statementTimeoutMs: number;
@@ -25,13 +28,12 @@ export interface DbAccess {
 const MARKER = '/* request access */';
 
 /** One statement, one round trip: the settings of a request transaction, as knex `?` parameters. */
-export const ACCESS_PRELUDE = `${MARKER} select set_config('role', '${REQUEST_ROLE}', true),
+export const ACCESS_PRELUDE = `${MARKER} select set_config('role', ?, true),
   set_config('app.current_account_ids', ?, true),
-  set_config('app.bypass_rls', ?, true),
   set_config('statement_timeout', ?, true)`;
 
 export function accessParams(access: DbAccess): unknown[] {
-  return [toPgArray(access.accountIds), access.bypass ? 'on' : 'off', String(access.statementTimeoutMs)];
+  return [access.bypass ? ADMIN_REQUEST_ROLE : REQUEST_ROLE, toPgArray(access.accountIds), String(access.statementTimeoutMs)];
 }
 
 /**

@@ -103,30 +103,37 @@ describe('row-level security alone (resolver checks off)', () => {
     }
   });
 
-  it('runs request transactions as trading_app with the key\'s accounts, and admin keys with the bypass flag', async () => {
+  it('runs request transactions as trading_app with the key\'s accounts, and admin keys as trading_admin', async () => {
     const pg = new PgClient({ connectionString: testDatabase().databaseUrl });
     await pg.connect();
     try {
-      // What a request transaction sets, seen by a policy: a viewer of A sees A only; the bypass sees both.
-      const seen = async (ids: string, bypass: string) => {
+      // What a request transaction sets, seen by the policies: a viewer of A sees A only; trading_admin sees both.
+      const seen = async (role: string, ids: string) => {
         await pg.query('begin');
-        await pg.query(`select set_config('role', 'trading_app', true), set_config('app.current_account_ids', $1, true), set_config('app.bypass_rls', $2, true)`, [ids, bypass]);
+        await pg.query(`select set_config('role', $1, true), set_config('app.current_account_ids', $2, true)`, [role, ids]);
         const r = await pg.query(`select current_user as "user", array_agg(distinct account_id order by account_id) as accounts from execution.orders where account_id in ($1, $2)`, [own, other]);
         await pg.query('rollback');
         return r.rows[0];
       };
-      expect(await seen(`{"${own}"}`, 'off')).toEqual({ user: 'trading_app', accounts: [own] });
-      expect(await seen('{}', 'off')).toEqual({ user: 'trading_app', accounts: null });
-      expect(await seen('{}', 'on')).toEqual({ user: 'trading_app', accounts: [own, other].sort() });
-      // trading_app owns nothing and may not read keys or change the schema.
+      expect(await seen('trading_app', `{"${own}"}`)).toEqual({ user: 'trading_app', accounts: [own] });
+      expect(await seen('trading_app', '{}')).toEqual({ user: 'trading_app', accounts: null });
+      // The old bypass flag opens nothing any more.
       await pg.query('begin');
-      await pg.query(`set local role trading_app`);
-      await expect(pg.query('select count(*) from execution.api_keys')).rejects.toThrow(/permission denied/);
+      await pg.query(`select set_config('role', 'trading_app', true), set_config('app.bypass_rls', 'on', true)`);
+      expect((await pg.query(`select count(*)::int as n from execution.orders where account_id in ($1, $2)`, [own, other])).rows[0].n).toBe(0);
       await pg.query('rollback');
-      await pg.query('begin');
-      await pg.query(`set local role trading_app`);
-      await expect(pg.query('drop table execution.trades')).rejects.toThrow(/must be owner/);
-      await pg.query('rollback');
+      expect(await seen('trading_admin', '{}')).toEqual({ user: 'trading_admin', accounts: [own, other].sort() });
+      // Neither role owns anything; neither may read keys or change the schema.
+      for (const role of ['trading_app', 'trading_admin']) {
+        await pg.query('begin');
+        await pg.query(`set local role ${role}`);
+        await expect(pg.query('select count(*) from execution.api_keys')).rejects.toThrow(/permission denied/);
+        await pg.query('rollback');
+        await pg.query('begin');
+        await pg.query(`set local role ${role}`);
+        await expect(pg.query('drop table execution.trades')).rejects.toThrow(/must be owner/);
+        await pg.query('rollback');
+      }
     } finally {
       await pg.end();
     }
