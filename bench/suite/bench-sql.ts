@@ -155,3 +155,6 @@ delete from execution.accounts where account_id like 'BW-%';
 delete from execution.outbox where published_at is not null or account_id like 'BW-%' or topic = 'MARKET_DATA_UPDATED';
 delete from execution.api_keys where name in ('bench reads', 'bench writes');
 `;
+
+/** The tables CLEANUP_SQL deletes from, vacuumed after it. */
+export const CLEANED_TABLES = ['execution.trades', 'execution.positions', 'execution.orders', 'execution.accounts', 'execution.outbox'];
