@@ -81,13 +81,14 @@ export class MarketDataRepository {
   }
 
   /**
-   * Upserts bars in one statement. The columns travel as seven text-array parameters: exact decimal text, nothing
-   * to escape into the SQL, no JSON for PostgreSQL to parse. PostgreSQL cannot return xmax from a partitioned table,
-   * so a row counts as updated when it kept its created_at: an inserted row gets this transaction's now().
+   * Upserts bars in one statement, with `also` (the outbox rows) as its sub-statements. The columns travel as seven
+   * text-array parameters: exact decimal text, nothing to escape into the SQL, no JSON for PostgreSQL to parse.
+   * PostgreSQL cannot return xmax from a partitioned table, so a row counts as updated when it kept its created_at:
+   * an inserted row gets this transaction's now().
    */
-  async upsertBars(em: EntityManager, bars: ValidBar[]): Promise<{ inserted: number; updated: number }> {
+  async upsertBars(em: EntityManager, bars: ValidBar[], also: { sql: string; params: unknown[] }[] = []): Promise<{ inserted: number; updated: number }> {
     const column = (key: keyof ValidBar) => textArray(bars.map((b) => b[key]));
-    // Through knex with bound parameters: em.execute() would inline a megabyte of escaped literals into the SQL.
+    // Through knex with bound parameters: em.execute() would inline megabytes of escaped literals into the SQL.
     const knex = em.getTransactionContext<Knex.Transaction>() ?? em.getKnex();
     const { rows } = await knex.raw<{ rows: { inserted: number; updated: number }[] }>(
       `with upserted as (
@@ -95,9 +96,11 @@ export class MarketDataRepository {
          select * from unnest(?::text[], ?::timestamptz[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[], ?::bigint[])
          on conflict (symbol, "timestamp") do update
            set open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume
-         returning created_at = now() as fresh)
+         returning created_at = now() as fresh
+       )${also.map((s, i) => `, s${i} as (${s.sql})`).join('')}
        select (count(*) filter (where fresh))::int as inserted, (count(*) filter (where not fresh))::int as updated from upserted`,
-      [column('symbol'), column('timestamp'), column('open'), column('high'), column('low'), column('close'), column('volume')],
+      [column('symbol'), column('timestamp'), column('open'), column('high'), column('low'), column('close'), column('volume'),
+        ...(also.flatMap((s) => s.params) as Knex.Value[])],
     );
     return rows[0];
   }

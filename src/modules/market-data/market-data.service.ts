@@ -2,7 +2,7 @@
 import { decodeCursor, encodeCursor, isDigits, pageSize, toConnection, type Connection } from '../../platform/pagination';
 import { inTransaction } from '../../platform/transaction';
 import { writeAudit } from '../../platform/audit';
-import { writeEvents } from '../../platform/outbox';
+import { eventsInsert } from '../../platform/outbox';
 import { barEvents } from '../events';
 import type { Scope } from '../../platform/scope';
 import { ValidationError } from '../../platform/errors';
@@ -81,8 +81,8 @@ export class MarketDataService {
     // One event per symbol, carrying its bars: the symbols are the audit row's records.
     const events = barEvents(bars);
     const result = await inTransaction(scope.db.em(), async (tx) => {
-      const counts = await this.repo.upsertBars(tx, bars);
-      await writeEvents(tx, events);
+      // The bars and their events in one round trip; the audit row needs the counts.
+      const counts = await this.repo.upsertBars(tx, bars, [eventsInsert(events)]);
       await writeAudit(tx, scope.access, {
         operation: 'ingestMarketData', table: 'data_ingestion.market_data', recordIds: events.map((e) => e.symbol!), result: 'ok',
         details: { bars: bars.length, ...counts },
