@@ -101,6 +101,12 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // graphql-js 16 can leave a sibling's rejected promise unhandled after a list item failed (its answer already
+  // carries the error): logged, never a crash of every client's gateway.
+  process.on('unhandledRejection', (reason) => {
+    const err = reason as Error;
+    log.error({ err: { name: err?.name, message: err?.message, stack: err?.stack } }, 'unhandled promise rejection');
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Who may call what, in one place: a rule for every root field (query, mutation, subscription), and a guard on every
- * field of the types that hold account data, so an object of another account can never be read through a nested
- * field either. Applied to the executable schema by wrapping resolvers; the resolvers themselves know nothing of it.
+ * field that returns objects of the types that hold account data, so an object of another account can never be
+ * read through a nested field or a subscription payload either. Applied to the executable schema by wrapping resolvers; the resolvers themselves know nothing of it.
  *
  * Roles (src/modules/accounts/api-keys.ts): viewer reads its accounts; trader also submits, amends and cancels
  * orders for them; admin reads and trades every account, and alone creates accounts, records fills, ingests market
@@ -10,7 +10,7 @@
  * Row-level security in PostgreSQL is the second, independent layer (see db-access.ts); this one gives the clear
  * error (FORBIDDEN, with nothing written) and audits refused mutations.
  */
-import { defaultFieldResolver, GraphQLObjectType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import { defaultFieldResolver, getNamedType, GraphQLObjectType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import { AppError } from '../platform/errors';
 import { inTransaction } from '../platform/transaction';
 import { writeAudit } from '../platform/audit';
@@ -73,7 +73,7 @@ export const ROOT_RULES: Record<'Query' | 'Mutation' | 'Subscription', Record<st
   },
 };
 
-/** Types whose objects belong to one account (their `accountId`): every field checks it. */
+/** Types whose objects belong to one account (their `accountId`): every field returning them checks it. */
 export const ACCOUNT_OWNED_TYPES = ['Account', 'Order', 'Trade', 'Position', 'PortfolioSummary'];
 
 function principalOf(ctx: RequestContext): Principal {
@@ -137,13 +137,27 @@ async function authorize(type: string, field: string, rule: Rule, args: Args, ct
   }
 }
 
+/** An object (or a list of them) of an account-owned type, as a field returns it: FORBIDDEN if another account's. */
+function readable<T>(value: T, ctx: RequestContext): T {
+  const principal = principalOf(ctx);
+  const check = (item: unknown) => {
+    const accountId = (item as { accountId?: unknown } | null)?.accountId;
+    if (typeof accountId === 'string' && !canRead(principal, accountId)) throw forbidden(`this key may not read account ${accountId}`);
+  };
+  if (Array.isArray(value)) value.forEach(check);
+  else check(value);
+  return value;
+}
+
+const isPromise = (value: unknown): value is Promise<unknown> => typeof (value as { then?: unknown } | null)?.then === 'function';
+
 /** A result object of another account reads as not found. */
 function visible(result: unknown, principal: Principal): unknown {
   const accountId = (result as { accountId?: unknown } | null)?.accountId;
   return typeof accountId === 'string' && !canRead(principal, accountId) ? null : result;
 }
 
-/** Wraps every root field and every field of account-owned types in the schema (in place) with the checks above. */
+/** Wraps every root field and every field returning account-owned types in the schema (in place) with the checks above. */
 export function applyAccessPolicy(schema: GraphQLSchema): GraphQLSchema {
   for (const type of ['Query', 'Mutation', 'Subscription'] as const) {
     const object = schema.getType(type);
@@ -165,16 +179,21 @@ export function applyAccessPolicy(schema: GraphQLSchema): GraphQLSchema {
       };
     }
   }
-  for (const typeName of ACCOUNT_OWNED_TYPES) {
-    const object = schema.getType(typeName);
-    if (!(object instanceof GraphQLObjectType)) throw new Error(`access policy: no type ${typeName} in the schema`);
+  // Every field that returns objects of an account-owned type checks them as they come out: one check per object
+  // rather than one per selected field (a page of 100 orders with their fills selects thousands of fields).
+  for (const object of Object.values(schema.getTypeMap())) {
+    if (!(object instanceof GraphQLObjectType) || object.name.startsWith('__')) continue;
     for (const field of Object.values(object.getFields())) {
+      if (!ACCOUNT_OWNED_TYPES.includes(getNamedType(field.type).name)) continue;
       const resolve: GraphQLFieldResolver<any, RequestContext> = field.resolve ?? defaultFieldResolver;
       field.resolve = (parent, args, ctx, info) => {
-        if (!canRead(principalOf(ctx), parent.accountId)) throw forbidden(`this key may not read account ${parent.accountId}`);
-        return resolve(parent, args, ctx, info);
+        const result = resolve(parent, args, ctx, info);
+        return isPromise(result) ? result.then((value) => readable(value, ctx)) : readable(result, ctx);
       };
     }
+  }
+  for (const typeName of ACCOUNT_OWNED_TYPES) {
+    if (!(schema.getType(typeName) instanceof GraphQLObjectType)) throw new Error(`access policy: no type ${typeName} in the schema`);
   }
   return schema;
 }

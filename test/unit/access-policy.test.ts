@@ -1,0 +1,61 @@
+/**
+ * The resolver layer of access control on the real schema, with resolvers that hand out objects of two accounts: an
+ * object of another account never reaches the result, whichever field it comes through. (Row-level security would
+ * keep such rows from being read at all; this checks the first layer on its own.)
+ */
+import { execute, parse } from 'graphql';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import { applyAccessPolicy } from '../../src/server/access-policy';
+import { loadTypeDefs } from '../../src/server/schema';
+import type { Principal } from '../../src/modules/accounts/api-keys';
+
+const order = (orderId: string, accountId: string) => ({
+  orderId, clientOrderId: orderId, accountId, symbol: 'AAPL', side: 'BUY', type: 'MARKET', timeInForce: 'GTC', quantity: '1',
+  filledQuantity: '0', status: 'NEW', version: 1, createdAt: new Date(0), updatedAt: new Date(0),
+});
+const trade = (tradeId: string, orderId: string, accountId: string) => ({ tradeId, orderId, accountId, symbol: 'AAPL', side: 'BUY', quantity: '1', price: '1', executedAt: new Date(0) });
+
+const schema = applyAccessPolicy(makeExecutableSchema({
+  typeDefs: loadTypeDefs(),
+  resolvers: {
+    Query: {
+      // narrowed to the key's accounts by the policy (readOwn); this resolver ignores that on purpose
+      orders: () => ({ edges: [order('o-a', 'A'), order('o-b', 'B')].map((node) => ({ cursor: node.orderId, node })), pageInfo: { hasNextPage: false, endCursor: null } }),
+      trades: () => ({ edges: [{ cursor: 't', node: trade('1', 'o-b', 'A') }], pageInfo: { hasNextPage: false, endCursor: null } }),
+    },
+    Order: {
+      trades: (o: { orderId: string }) => [trade('2', o.orderId, 'A'), trade('3', o.orderId, 'B')],
+      account: (o: { accountId: string }) => ({ accountId: o.accountId === 'A' ? 'B' : 'A', name: 'x', createdAt: new Date(0) }),
+    },
+    // a trade of A whose order is B's: the order must not come out
+    Trade: { order: (t: { orderId: string }) => Promise.resolve(order(t.orderId, 'B')) },
+  },
+}));
+
+const viewerOfA: Principal = { keyId: 'k', name: 'viewer', role: 'viewer', accountIds: new Set(['A']) };
+const run = async (query: string) => {
+  const result = await execute({ schema, document: parse(query), contextValue: { principal: viewerOfA } });
+  return { data: result.data, errors: (result.errors ?? []).map((e) => ({ path: e.path?.join('.'), code: (e.originalError as { code?: string })?.code })) };
+};
+
+describe('access policy: objects of another account', () => {
+  it('are refused where a list, a nested field or a promise hands them out', async () => {
+    for (const [selection, path] of [['', 'orders.edges.1.node'], ['trades { tradeId }', 'orders.edges.0.node.trades'], ['account { accountId }', 'orders.edges.0.node.account']]) {
+      const { data, errors } = await run(`{ orders { edges { node { orderId ${selection} } } } }`);
+      expect(errors).toContainEqual({ path, code: 'FORBIDDEN' });
+      expect(JSON.stringify(data ?? null)).not.toMatch(/o-b|"B"|"3"/);
+    }
+  });
+
+  it('are refused behind an object of the key\'s own account', async () => {
+    const { data, errors } = await run(`{ trades { edges { node { tradeId order { orderId accountId } } } } }`);
+    expect(errors).toEqual([{ path: 'trades.edges.0.node.order', code: 'FORBIDDEN' }]);
+    expect(JSON.stringify(data)).not.toMatch(/o-b/);
+  });
+
+  it('let the key\'s own objects through untouched', async () => {
+    const { data, errors } = await run(`{ trades { edges { node { tradeId accountId } } } }`);
+    expect(errors).toEqual([]);
+    expect(data).toEqual({ trades: { edges: [{ node: { tradeId: '1', accountId: 'A' } }] } });
+  });
+});
