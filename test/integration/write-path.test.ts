@@ -3,7 +3,9 @@
  * payloads exactly as subscribers, the synchronizer and the venue read them), the audit rows, and under many fills
  * of one hot position at once, the position, the versions and the trade ids in the order fills were applied.
  */
+import { Client as PgClient } from 'pg';
 import { startTestGateway, uniqueId, type TestGateway } from '../support/gateway';
+import { testDatabase } from '../support/env';
 import { ORDER_COLUMNS } from '../../src/modules/orders/orders.repository';
 import { orderPayload, positionPayload, tradePayload } from '../../src/modules/events';
 import { applyFill, FLAT, type PositionState } from '../../src/modules/positions/position-math';
@@ -108,7 +110,7 @@ describe('executeTrade', () => {
       position = next;
       const [trade, pos, order] = got.slice(3 * i, 3 * i + 3).map((e) => e.payload);
       // decimals as the math gives them (no trailing zeros), times to the millisecond, the versions after the change
-      expect(trade.trade).toEqual({ ...tradePayload(t), quantity: decimalText(t.quantity), price: decimalText(t.price) });
+      expect(trade.trade).toEqual({ ...tradePayload(t), quantity: decimalText(t.quantity), price: decimalText(t.price), executedAt: new Date(t.executedAt).toISOString() });
       expect(trade.realizedDelta).toBe(next.realizedDelta);
       expect(trade.position).toEqual({ accountId: acc, symbol: 'WPB', quantity: next.quantity, averagePrice: next.averagePrice,
         realizedPnl: next.realizedPnl, version: i + 2, lastUpdated: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) });
@@ -140,6 +142,32 @@ describe('executeTrade', () => {
     expect(await events(acc)).toEqual(before);
     expect(await primary('select * from execution.positions where account_id = ?', [acc])).toEqual([]);
     expect(await primary('select * from execution.trades where account_id = ?', [acc])).toEqual([]);
+  });
+});
+
+describe('a fill waiting for its position lock', () => {
+  it('gives up at the request statement timeout (STATEMENT_TIMEOUT), having changed nothing', async () => {
+    const short = await startTestGateway({ REQUEST_STATEMENT_TIMEOUT_MS: '300', SYNC_ENABLED: 'false' });
+    const pg = new PgClient({ connectionString: testDatabase().databaseUrl });
+    await pg.connect();
+    try {
+      const acc = await newAccount();
+      const first = await submit({ accountId: acc, clientOrderId: uniqueId('c'), symbol: 'WPT', side: 'BUY', quantity: '2' });
+      expect((await gw.gql(FILL, { input: { orderId: first, quantity: '1', price: '10' } })).errors).toBeUndefined();
+      await pg.query('begin');
+      await pg.query('select 1 from execution.positions where account_id = $1 for update', [acc]);
+      const started = Date.now();
+      const r = await short.post(FILL, { input: { orderId: first, price: '11' } });
+      const took = Date.now() - started;
+      await pg.query('rollback');
+      expect(r.errors?.[0].extensions).toMatchObject({ code: 'INTERNAL_SERVER_ERROR', reason: 'STATEMENT_TIMEOUT', retryable: true });
+      expect(took).toBeGreaterThanOrEqual(250);
+      expect(await primary('select version, filled_quantity::text as filled from execution.orders where order_id = ?', [first])).toEqual([{ version: 2, filled: '1.00000000' }]);
+      expect(await primary('select count(*)::int as n from execution.trades where account_id = ?', [acc])).toEqual([{ n: 1 }]);
+    } finally {
+      await pg.end();
+      await short.stop();
+    }
   });
 });
 
