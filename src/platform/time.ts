@@ -12,3 +12,26 @@ export function toIsoUtc(value: unknown): string | null {
   }
   return null;
 }
+
+const digitsAt = (s: string, from: number, to: number): number => {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + (s.charCodeAt(i) - 48);
+  return n;
+};
+
+/**
+ * Milliseconds since the epoch of a Date or PostgreSQL's timestamptz text in a UTC session. The text's fixed layout
+ * ("2026-11-27 14:30:00+00", fractions optional) is read by position: this runs once per bar of every page, and
+ * rewriting the text for Date.parse cost more than the rest of building the page's cursors. NaN when not a time.
+ */
+export function utcMillis(value: string | Date): number {
+  if (value instanceof Date) return value.getTime();
+  if (value.length >= 22 && value.charCodeAt(10) === 32 && value.endsWith('+00') && (value.length === 22 || value.charCodeAt(19) === 46)) {
+    const year = digitsAt(value, 0, 4);
+    const ms = value.length > 23 ? digitsAt(`${value.slice(20, -3)}00`, 0, 3) : 0;
+    // Date.UTC reads years 0-99 as 1900-1999
+    if (year >= 100) return Date.UTC(year, digitsAt(value, 5, 7) - 1, digitsAt(value, 8, 10), digitsAt(value, 11, 13), digitsAt(value, 14, 16), digitsAt(value, 17, 19), ms);
+  }
+  const iso = toIsoUtc(value);
+  return iso === null ? Number.NaN : Date.parse(iso);
+}

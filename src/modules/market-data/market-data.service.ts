@@ -10,6 +10,7 @@ import { validateSymbol } from '../orders/order-lifecycle';
 import { validateBars, type BarInput } from './bar-rules';
 import { EARLIEST_MS, LATEST_MS, MarketDataRepository, type BarRow } from './market-data.repository';
 import { TIMEFRAMES, bucketStart, type Timeframe } from './timeframes';
+import { utcMillis } from '../../platform/time';
 
 export interface BarQuery {
   symbol: string;
@@ -96,5 +97,5 @@ export class MarketDataService {
 }
 
 function cursorOf(row: BarRow): string {
-  return encodeCursor([String(Date.parse(typeof row.timestamp === 'string' ? row.timestamp.replace(' ', 'T').replace(/\+00$/, 'Z') : row.timestamp))]);
+  return encodeCursor([String(utcMillis(row.timestamp))]);
 }
