@@ -205,6 +205,8 @@ export class OrdersService {
    * Records a fill in one transaction: the trade, the order's filled quantity / average price / status, and the
    * position. The order row is locked (FOR UPDATE) for the duration: concurrent fills of one order queue on it instead
    * of failing a version check, and each sees the previous fill's result, so 50 fills at once equal 50 in a row.
+   * Two statements: the locks (order, then position, then the trade id), then every write at once, so a hot position
+   * stays locked over that one statement and the COMMIT only. The decimal math runs here, between the two.
    */
   async executeTrade(scope: Scope, input: ExecuteTradeInput): Promise<NewTrade> {
     if (!isUuid(input.orderId)) throw new NotFoundError('order', input.orderId);

@@ -1,4 +1,4 @@
-/** Positions: reads for GraphQL, and the position side of a fill inside the caller's transaction. */
+/** Positions: reads for GraphQL, and what a fill does to a position (the fill's transaction locks and writes it). */
 import type { Scope } from '../../platform/scope';
 import { decimalText, Decimal } from '../../platform/decimal';
 import { applyFill, markToMarket, type PositionFill } from './position-math';
