@@ -77,6 +77,32 @@ describe('ingestMarketData', () => {
     expect(rows).toHaveLength(0);
   });
 
+  it('refuses a 10,000-bar batch for one bad bar in the middle, naming its index, and stores none of it', async () => {
+    const bars = series(SYM, '2026-11-05T00:00:00Z', 10_000);
+    bars[6_789] = { ...bars[6_789], low: bars[6_789].close + '1' };
+    const r = await gw.gql(INGEST, { bars });
+    expect(r.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect(r.errors?.[0].message).toBe('invalid bars: bars[6789].low: must be <= min(open, close)');
+    const rows = await gw.runtime.db.read(`select 1 from data_ingestion.market_data where symbol = ? and "timestamp" >= '2026-11-05' and "timestamp" < '2026-11-13'`, [SYM], 'primary');
+    expect(rows).toHaveLength(0);
+  });
+
+  it('stores decimals with every digit the columns keep, and counts a mixed batch', async () => {
+    const at = '2026-11-14T10:00:00Z';
+    const exact = { symbol: SYM, timestamp: at, open: '12345678901.2345', high: '99999999999.9999', low: '0.0001', close: '00012345678901.23450', volume: '9223372036854775807' };
+    expect((await gw.gql(INGEST, { bars: [exact] })).data.ingestMarketData).toEqual({ inserted: 1, updated: 0 });
+    const r = await gw.gql(BARS, { s: SYM, from: at, first: 1 });
+    expect(r.data.marketData.edges[0].node).toEqual({ symbol: SYM, timestamp: '2026-11-14T10:00:00Z', open: '12345678901.2345',
+      high: '99999999999.9999', low: '0.0001', close: '12345678901.2345', volume: '9223372036854775807' });
+    // The stored bar again (changed) and two new ones: one update, two inserts.
+    const next = series(SYM, minute(at, 1), 2);
+    const mixed = await gw.gql(INGEST, { bars: [next[0], { ...exact, close: '12345678901.2344' }, next[1]] });
+    expect(mixed.data.ingestMarketData).toEqual({ inserted: 2, updated: 1 });
+    const again = await gw.gql(BARS, { s: SYM, from: at, first: 3 });
+    expect(again.data.marketData.edges.map((e: any) => e.node.close)).toEqual(['12345678901.2344', '100.5', '101.5']);
+    await gw.runtime.db.em().execute(`delete from data_ingestion.market_data where symbol = ? and "timestamp" >= '2026-11-14' and "timestamp" < '2026-11-15'`, [SYM]);
+  });
+
   it('refuses duplicates within a batch, an empty batch and more than 10,000 bars', async () => {
     const b = series(SYM, '2026-11-04T14:30:00Z', 1)[0];
     expect((await gw.gql(INGEST, { bars: [b, b] })).errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');

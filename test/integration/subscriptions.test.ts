@@ -99,6 +99,34 @@ describe('subscriptions', () => {
     expect(everything.filter((s: string) => s === x || s === y).sort()).toEqual([x, x, y]);
   });
 
+  it('delivers every bar of a large batch once, oldest first per symbol, with exact decimals, on both instances', async () => {
+    const x = `L${tag}`;
+    const y = `M${tag}`;
+    const beforeA = a.gateway.hub.size;
+    const beforeB = b.gateway.hub.size;
+    const query = `subscription($s: [String!]!) { marketDataUpdated(symbols: $s) { symbol timestamp open high low close volume } }`;
+    const onA = subscribe(client(a), query, { s: [x, y] });
+    const onB = subscribe(client(b), query, { s: [x] });
+    await waitForStreams(a.gateway.hub, beforeA + 1);
+    await waitForStreams(b.gateway.hub, beforeB + 1);
+    const bar = (symbol: string, i: number) => ({ symbol, timestamp: new Date(Date.UTC(2026, 10, 21, 0, i)).toISOString(),
+      open: `1${i}.0001`, high: `9${i}.5`, low: '1.0000', close: `2${i}.25`, volume: `${i + 1}000` });
+    // Newest first and the two symbols interleaved: each symbol's bars must still come oldest first.
+    const bars = Array.from({ length: 600 }, (_, k) => bar(k % 2 ? y : x, 299 - Math.floor(k / 2))).concat([bar(x, 300)]);
+    const r = await a.gql(`mutation($bars: [BarInput!]!) { ingestMarketData(bars: $bars) { inserted } }`, { bars });
+    expect(r.data.ingestMarketData.inserted).toBe(601);
+    const expected = (symbol: string, n: number) => Array.from({ length: n }, (_, i) => {
+      const b = bar(symbol, i);
+      return { ...b, open: b.open.replace(/0+$/, ''), low: '1' };
+    });
+    const gotA = (await onA.waitFor(601)).map((e: any) => e.marketDataUpdated);
+    expect(gotA.filter((e: any) => e.symbol === x)).toEqual(expected(x, 301));
+    expect(gotA.filter((e: any) => e.symbol === y)).toEqual(expected(y, 300));
+    expect((await onB.waitFor(301)).map((e: any) => e.marketDataUpdated)).toEqual(expected(x, 301));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(onA.events).toHaveLength(601);
+  });
+
   it('reaches a subscriber on instance B after a mutation on instance A', async () => {
     const acc = await account(a);
     const before = b.gateway.hub.size;
