@@ -103,6 +103,24 @@ describe('ingestMarketData', () => {
     await gw.runtime.db.em().execute(`delete from data_ingestion.market_data where symbol = ? and "timestamp" >= '2026-11-14' and "timestamp" < '2026-11-15'`, [SYM]);
   });
 
+  it('stores two concurrent batches of the same new minutes: one inserts, the other updates every bar', async () => {
+    const at = '2026-11-15T00:00:00Z';
+    const first = series(SYM, at, 1_000);
+    const second = first.map((b) => ({ ...b, close: '100.1', open: '100.1', high: '999', low: '1' }));
+    const results = await Promise.all([gw.gql(INGEST, { bars: first }), gw.gql(INGEST, { bars: second })]);
+    expect(results.map((r) => r.errors)).toEqual([undefined, undefined]);
+    const counts = results.map((r) => r.data.ingestMarketData);
+    expect(counts).toContainEqual({ inserted: 1_000, updated: 0 });
+    expect(counts).toContainEqual({ inserted: 0, updated: 1_000 });
+    // The batch that updated ran last: every stored bar is its.
+    const last = counts[0].updated ? first : second;
+    const rows = await gw.runtime.db.read<{ close: string }>(
+      `select close::text as close from data_ingestion.market_data where symbol = ? and "timestamp" >= ? and "timestamp" < '2026-11-16' order by "timestamp"`,
+      [SYM, at], 'primary');
+    expect(rows.map((r) => Number(r.close))).toEqual(last.map((b) => Number(b.close)));
+    await gw.runtime.db.em().execute(`delete from data_ingestion.market_data where symbol = ? and "timestamp" >= '2026-11-15' and "timestamp" < '2026-11-16'`, [SYM]);
+  });
+
   it('refuses duplicates within a batch, an empty batch and more than 10,000 bars', async () => {
     const b = series(SYM, '2026-11-04T14:30:00Z', 1)[0];
     expect((await gw.gql(INGEST, { bars: [b, b] })).errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');

@@ -3,6 +3,7 @@
  * timeframes aggregate 1-minute bars with date_bin over the (symbol, timestamp) primary key.
  */
 import type { EntityManager, Knex } from '@mikro-orm/postgresql';
+import { categorize } from '../../platform/db-errors';
 import { toPgArray } from '../../platform/pg-array';
 import type { ReadSession } from '../../platform/read-session';
 import type { ValidBar } from './bar-rules';
@@ -81,29 +82,82 @@ export class MarketDataRepository {
   }
 
   /**
-   * Upserts bars in one statement, with `also` (the outbox rows) as its sub-statements. The columns travel as seven
-   * text-array parameters: exact decimal text, nothing to escape into the SQL, no JSON for PostgreSQL to parse.
-   * PostgreSQL cannot return xmax from a partitioned table, so a row counts as updated when it kept its created_at:
-   * an inserted row gets this transaction's now().
+   * Inserts the bars unless one of their symbols has a bar in the batch's time span already; returns whether it did
+   * (all of them, or none). New minutes are the usual batch, and a plain insert skips ON CONFLICT's speculative
+   * insertion, a quarter of the statement's time. A concurrent batch may still store some of these minutes first:
+   * then this throws BarsStoredMeanwhile, and the transaction is lost (run it again with upsertBars).
    */
-  async upsertBars(em: EntityManager, bars: ValidBar[], also: { sql: string; params: unknown[] }[] = []): Promise<{ inserted: number; updated: number }> {
-    const column = (key: keyof ValidBar) => textArray(bars.map((b) => b[key]));
-    // Through knex with bound parameters: em.execute() would inline megabytes of escaped literals into the SQL.
-    const knex = em.getTransactionContext<Knex.Transaction>() ?? em.getKnex();
-    const { rows } = await knex.raw<{ rows: { inserted: number; updated: number }[] }>(
+  async insertNewBars(em: EntityManager, bars: ValidBar[]): Promise<boolean> {
+    try {
+      const { rows } = await knexOf(em).raw<{ rows: { inserted: number }[] }>(
+        `with input as (select * from ${UNNEST_BARS}),
+         inserted as (
+           insert into ${TABLE} (symbol, "timestamp", open, high, low, close, volume)
+           select * from input
+           where not exists (
+             select from (select symbol, min("timestamp") as lo, max("timestamp") as hi from input group by symbol) r
+             cross join lateral (select from ${TABLE} m where m.symbol = r.symbol and m."timestamp" between r.lo and r.hi limit 1) m)
+           returning 1)
+         select count(*)::int as inserted from inserted`,
+        columns(bars),
+      );
+      return rows[0].inserted > 0;
+    } catch (error) {
+      if (categorize(error) === 'unique') throw new BarsStoredMeanwhile();
+      throw error;
+    }
+  }
+
+  /**
+   * Upserts the bars. PostgreSQL cannot return xmax from a partitioned table, so a row counts as updated when it kept
+   * its created_at: an inserted row gets this transaction's now().
+   */
+  async upsertBars(em: EntityManager, bars: ValidBar[]): Promise<{ inserted: number; updated: number }> {
+    const { rows } = await knexOf(em).raw<{ rows: { inserted: number; updated: number }[] }>(
       `with upserted as (
          insert into ${TABLE} (symbol, "timestamp", open, high, low, close, volume)
-         select * from unnest(?::text[], ?::timestamptz[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[], ?::bigint[])
+         select * from ${UNNEST_BARS}
          on conflict (symbol, "timestamp") do update
            set open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume
-         returning created_at = now() as fresh
-       )${also.map((s, i) => `, s${i} as (${s.sql})`).join('')}
+         returning created_at = now() as fresh)
        select (count(*) filter (where fresh))::int as inserted, (count(*) filter (where not fresh))::int as updated from upserted`,
-      [column('symbol'), column('timestamp'), column('open'), column('high'), column('low'), column('close'), column('volume'),
-        ...(also.flatMap((s) => s.params) as Knex.Value[])],
+      columns(bars),
     );
     return rows[0];
   }
+
+  /** The outbox rows and the audit row of an ingestion in one statement, like writeEventsAndAudit but bound. */
+  async writeEventsAndAudit(em: EntityManager, events: SubStatement, audit: SubStatement): Promise<void> {
+    await knexOf(em).raw(`with e as (${events.sql}) ${audit.sql}`, [...events.params, ...audit.params] as Knex.Value[]);
+  }
+}
+
+/** SQL with knex `?` parameters, and its parameters. */
+export interface SubStatement {
+  sql: string;
+  params: unknown[];
+}
+
+/** A concurrent ingestion stored some of the minutes of a batch first. */
+export class BarsStoredMeanwhile extends Error {
+  constructor() {
+    super('a concurrent ingestion stored some of these bars first');
+  }
+}
+
+/**
+ * The transaction's knex, to bind parameters: em.execute() inlines them into the SQL, and escaping a megabyte of
+ * bars or events into a literal costs more than the statement.
+ */
+function knexOf(em: EntityManager): Knex {
+  return em.getTransactionContext<Knex.Transaction>() ?? em.getKnex();
+}
+
+/** The bars as seven text-array parameters: exact decimal text, nothing for PostgreSQL to parse as JSON. */
+const UNNEST_BARS = `unnest(?::text[], ?::timestamptz[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[], ?::bigint[])
+  as b(symbol, "timestamp", open, high, low, close, volume)`;
+function columns(bars: ValidBar[]): string[] {
+  return (['symbol', 'timestamp', 'open', 'high', 'low', 'close', 'volume'] as const).map((key) => textArray(bars.map((b) => b[key])));
 }
 
 /**

@@ -1,14 +1,14 @@
 /** Market-data reads (keyset pages of bars at any timeframe) and batch ingestion. */
 import { decodeCursor, encodeCursor, isDigits, pageSize, toConnection, type Connection } from '../../platform/pagination';
 import { inTransaction } from '../../platform/transaction';
-import { writeAudit } from '../../platform/audit';
+import { auditInsert } from '../../platform/audit';
 import { eventsInsert } from '../../platform/outbox';
 import { barEvents } from '../events';
 import type { Scope } from '../../platform/scope';
 import { ValidationError } from '../../platform/errors';
 import { validateSymbol } from '../orders/order-lifecycle';
 import { validateBars, type BarInput } from './bar-rules';
-import { EARLIEST_MS, LATEST_MS, MarketDataRepository, type BarRow } from './market-data.repository';
+import { BarsStoredMeanwhile, EARLIEST_MS, LATEST_MS, MarketDataRepository, type BarRow } from './market-data.repository';
 import { TIMEFRAMES, bucketStart, type Timeframe } from './timeframes';
 import { utcMillis } from '../../platform/time';
 
@@ -81,15 +81,22 @@ export class MarketDataService {
     const bars = validateBars(input);
     // One event per symbol, carrying its bars: the symbols are the audit row's records.
     const events = barEvents(bars);
-    const result = await inTransaction(scope.db.em(), async (tx) => {
-      // The bars and their events in one round trip; the audit row needs the counts.
-      const counts = await this.repo.upsertBars(tx, bars, [eventsInsert(events)]);
-      await writeAudit(tx, scope.access, {
+    const write = (upsert: boolean) => inTransaction(scope.db.em(), async (tx) => {
+      const counts = !upsert && (await this.repo.insertNewBars(tx, bars)) ? { inserted: bars.length, updated: 0 } : await this.repo.upsertBars(tx, bars);
+      await this.repo.writeEventsAndAudit(tx, eventsInsert(events), auditInsert(scope.access, {
         operation: 'ingestMarketData', table: 'data_ingestion.market_data', recordIds: events.map((e) => e.symbol!), result: 'ok',
         details: { bars: bars.length, ...counts },
-      });
+      }));
       return counts;
     }, { access: scope.access });
+    let result: { inserted: number; updated: number };
+    try {
+      result = await write(false);
+    } catch (error) {
+      // A concurrent ingestion stored some of these minutes first: nothing was written, write them as upserts.
+      if (!(error instanceof BarsStoredMeanwhile)) throw error;
+      result = await write(true);
+    }
     scope.reads.preferPrimary();
     scope.outbox.wake();
     return result;
