@@ -2,7 +2,7 @@
  * The audit log: who did what to which records, written in the same transaction as the change (so a change and
  * its audit row commit or roll back together), and for refused attempts in a transaction of their own.
  */
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Sql } from './sql-transaction';
 import type { DbAccess } from './db-access';
 import { requestContext } from './request-context';
 import { toPgArray } from './pg-array';
@@ -20,7 +20,7 @@ export interface AuditEntry {
 }
 
 /** Who acted: a key (its id and role), or the system itself (background work, the command line) when none. */
-export async function writeAudit(tx: EntityManager, actor: Pick<DbAccess, 'keyId' | 'role'> | undefined, entry: AuditEntry): Promise<void> {
+export async function writeAudit(tx: Sql, actor: Pick<DbAccess, 'keyId' | 'role'> | undefined, entry: AuditEntry): Promise<void> {
   const insert = auditInsert(actor, entry);
   await tx.execute(insert.sql, insert.params, 'run');
 }
@@ -47,7 +47,7 @@ export function auditInsert(actor: Pick<DbAccess, 'keyId' | 'role'> | undefined,
 }
 
 /** A change's outbox events and its audit row in one statement: writeEvents and writeAudit in one round trip. */
-export async function writeEventsAndAudit(tx: EntityManager, events: NewEvent[], actor: Pick<DbAccess, 'keyId' | 'role'> | undefined, entry: AuditEntry): Promise<void> {
+export async function writeEventsAndAudit(tx: Sql, events: NewEvent[], actor: Pick<DbAccess, 'keyId' | 'role'> | undefined, entry: AuditEntry): Promise<void> {
   if (!events.length) return writeAudit(tx, actor, entry);
   const ev = eventsInsert(events);
   const au = auditInsert(actor, entry);

@@ -3,7 +3,7 @@
  * change it describes committed. Topics and payloads belong to the modules; this file only stores them.
  */
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Sql } from './sql-transaction';
 
 export interface NewEvent {
   topic: string;
@@ -22,7 +22,7 @@ export interface PublishedEvent<P = any> {
   payload: P;
 }
 
-export async function writeEvents(tx: EntityManager, events: NewEvent[]): Promise<void> {
+export async function writeEvents(tx: Sql, events: NewEvent[]): Promise<void> {
   if (!events.length) return;
   const insert = eventsInsert(events);
   await tx.execute(insert.sql, insert.params);

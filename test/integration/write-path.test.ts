@@ -124,7 +124,8 @@ describe('executeTrade', () => {
       const o = await storedOrder(orderId);
       const last = got.filter((e) => e.topic === 'ORDER_UPDATED' && e.payload.order.orderId === orderId).at(-1)!.payload.order;
       expect(last).toEqual({ ...orderPayload(o), filledQuantity: decimalText(o.filledQuantity), averageFillPrice: decimalText(o.averageFillPrice),
-        createdAt: new Date(o.createdAt).toISOString() });
+        // the event's updatedAt is the fill's JS time (".620Z"), the row's text drops trailing zeros (".62")
+        createdAt: new Date(o.createdAt).toISOString(), updatedAt: new Date(o.updatedAt).toISOString() });
       expect(last.quantity).toMatch(/\.\d{8}$/);
     }
     const stored = (await primary<any>('select quantity, average_price, realized_pnl, version, last_updated from execution.positions where account_id = ?', [acc]))[0];

@@ -1,5 +1,5 @@
 /** Order and trade SQL: keyset-paged lists, batched lookups for DataLoaders, and the idempotent insert. */
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Sql } from '../../platform/sql-transaction';
 import type { ReadSession } from '../../platform/read-session';
 import { toPgArray } from '../../platform/pg-array';
 import { Decimal } from '../../platform/decimal';
@@ -213,7 +213,7 @@ export class OrdersRepository {
    * Inserts unless (account, clientOrderId) exists; concurrent duplicates wait for the first and insert nothing.
    * `also` are sub-statements of the same statement (events, audit); they see the inserted row as `o`.
    */
-  async insertOrderIfNew(tx: EntityManager, orderId: string, o: NewOrder, also: SubStatement[] = []): Promise<OrderRow | null> {
+  async insertOrderIfNew(tx: Sql, orderId: string, o: NewOrder, also: SubStatement[] = []): Promise<OrderRow | null> {
     const rows = await tx.execute<OrderRow[]>(
       `with o as (
          insert into execution.orders as o (order_id, client_order_id, account_id, symbol, side, type, time_in_force,
@@ -230,7 +230,7 @@ export class OrdersRepository {
     return rows[0] ?? null;
   }
 
-  async lockedOrderByClientOrderId(tx: EntityManager, accountId: string, clientOrderId: string): Promise<OrderRow | null> {
+  async lockedOrderByClientOrderId(tx: Sql, accountId: string, clientOrderId: string): Promise<OrderRow | null> {
     const rows = await tx.execute<OrderRow[]>(
       `select ${ORDER_COLUMNS} from execution.orders o where o.account_id = ? and o.client_order_id = ?`,
       [accountId, clientOrderId],
@@ -239,7 +239,7 @@ export class OrdersRepository {
     return rows[0] ?? null;
   }
 
-  async cancelOpenOrders(tx: EntityManager, accountId: string, symbol: string | null): Promise<OrderRow[]> {
+  async cancelOpenOrders(tx: Sql, accountId: string, symbol: string | null): Promise<OrderRow[]> {
     const rows = await tx.execute<OrderRow[]>(
       `update execution.orders as o set status = 'CANCELED', version = o.version + 1, updated_at = now()
        where o.account_id = ? and o.status in ('NEW', 'PARTIALLY_FILLED') ${symbol ? 'and o.symbol = ?' : ''}
@@ -255,7 +255,7 @@ export class OrdersRepository {
    * only then draws the trade id. The order is always locked before the position, so fills cannot deadlock; the
    * position is null when the account has none in the symbol yet (see lockNewPosition).
    */
-  async lockForFill(tx: EntityManager, orderId: string): Promise<{ order: LockedOrder; position: LockedPosition | null; tradeId: string | null } | null> {
+  async lockForFill(tx: Sql, orderId: string): Promise<{ order: LockedOrder; position: LockedPosition | null; tradeId: string | null } | null> {
     const rows = await tx.execute<(LockedOrder & PositionColumns & { tradeId: string | null })[]>(
       `with o as materialized (
          select o.order_id as "orderId", o.client_order_id as "clientOrderId", o.account_id as "accountId", o.symbol, o.side,
@@ -286,7 +286,7 @@ export class OrdersRepository {
    * The first fill of an account in a symbol: creates the flat position row and locks it (a concurrent first fill
    * may have created it since: then its row is locked and returned), then draws the trade id.
    */
-  async lockNewPosition(tx: EntityManager, accountId: string, symbol: string): Promise<{ position: LockedPosition; tradeId: string }> {
+  async lockNewPosition(tx: Sql, accountId: string, symbol: string): Promise<{ position: LockedPosition; tradeId: string }> {
     const rows = await tx.execute<(LockedPosition & { tradeId: string })[]>(
       `with p as (
          insert into execution.positions as p (account_id, symbol) values (?, ?)
@@ -306,7 +306,7 @@ export class OrdersRepository {
    * the position and the caller's sub-statements (outbox, audit). Both updates check the version read under the
    * lock and bump it, as every change of these rows does.
    */
-  async writeFill(tx: EntityManager, w: FillWrite): Promise<void> {
+  async writeFill(tx: Sql, w: FillWrite): Promise<void> {
     const { trade: t, order: o, position: p } = w;
     const rows = await tx.execute<{ orders: number; positions: number }[]>(
       `with t as (

@@ -9,6 +9,7 @@ import type { Scope } from '../../platform/scope';
 import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors';
 import { categorize } from '../../platform/db-errors';
 import { inTransaction } from '../../platform/transaction';
+import { inSqlTransaction } from '../../platform/sql-transaction';
 import { eventsInsert } from '../../platform/outbox';
 import { auditInsert, writeAudit, writeEventsAndAudit } from '../../platform/audit';
 import { orderEvent, tradeEvents, type OrderEventType } from '../events';
@@ -110,7 +111,7 @@ export class OrdersService {
   async submit(scope: Scope, raw: SubmitOrderInput): Promise<OrderRow> {
     const input = validateSubmitOrder(raw);
     try {
-      const order = await inTransaction(scope.db.em(), async (tx) => {
+      const order = await inSqlTransaction(scope.db, async (tx) => {
         // One statement: the insert, and only if it inserted, its event and audit row.
         const orderId = randomUUID();
         const created = await this.repo.insertOrderIfNew(tx, orderId, input, [
@@ -210,7 +211,7 @@ export class OrdersService {
    */
   async executeTrade(scope: Scope, input: ExecuteTradeInput): Promise<NewTrade> {
     if (!isUuid(input.orderId)) throw new NotFoundError('order', input.orderId);
-    const trade = await inTransaction(scope.db.em(), async (tx) => {
+    const trade = await inSqlTransaction(scope.db, async (tx) => {
       const locked = await this.repo.lockForFill(tx, input.orderId);
       if (!locked) throw new NotFoundError('order', input.orderId);
       const { order } = locked;

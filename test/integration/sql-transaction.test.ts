@@ -1,0 +1,94 @@
+/**
+ * The plain-SQL transaction of the hot writes: the same guarantees as inTransaction, on the real primary.
+ */
+import { DriverException } from '@mikro-orm/core';
+import { loadConfig } from '../../src/config';
+import { openDatabase, type Runtime } from '../../src/app';
+import { createLogger } from '../../src/platform/logger';
+import { inSqlTransaction } from '../../src/platform/sql-transaction';
+import { categorize } from '../../src/platform/db-errors';
+import { testDatabase } from '../support/env';
+import { uniqueId } from '../support/gateway';
+
+let runtime: Runtime;
+const access = (accountIds: string[], bypass = false) => ({ keyId: 'k', role: bypass ? 'admin' : 'trader', accountIds, bypass, statementTimeoutMs: 5000 });
+const table = `sqltx_${process.pid}`;
+
+beforeAll(async () => {
+  const config = loadConfig({ DATABASE_URL: testDatabase().databaseUrl, LOG_LEVEL: 'silent', DB_POOL_SIZE: '2', DB_POOL_OVERFLOW: '0' });
+  runtime = await openDatabase(config, createLogger('silent'));
+  await runtime.db.em().execute(`create table public.${table} (id int primary key, n int not null)`);
+  await runtime.db.em().execute(`insert into public.${table} values (1, 0)`);
+});
+afterAll(async () => {
+  await runtime.db.em().execute(`drop table if exists public.${table}`);
+  await runtime.close();
+});
+
+const count = async (sql: string, params: unknown[] = []) => Number((await runtime.db.read<{ n: string }>(sql, params, 'primary'))[0].n);
+
+describe('inSqlTransaction', () => {
+  it('commits all of its statements, or none of them when one fails', async () => {
+    const id = uniqueId('sqltx');
+    await inSqlTransaction(runtime.db, async (sql) => {
+      await sql.execute('insert into execution.accounts (account_id, name) values (?, ?)', [id, 'a']);
+      await sql.execute(`update public.${table} set n = n + 1 where id = 1`);
+    });
+    expect(await count('select count(*) as n from execution.accounts where account_id = ?', [id])).toBe(1);
+    const before = await count(`select n from public.${table} where id = 1`);
+    const failed = inSqlTransaction(runtime.db, async (sql) => {
+      await sql.execute(`update public.${table} set n = n + 1 where id = 1`);
+      await sql.execute('insert into execution.accounts (account_id, name) values (?, ?)', [id, 'again']);
+    });
+    // a driver error comes out as em.execute throws it: a DriverException that db-errors maps
+    await expect(failed).rejects.toBeInstanceOf(DriverException);
+    expect(categorize(await failed.catch((e) => e))).toBe('unique');
+    expect(await count(`select n from public.${table} where id = 1`)).toBe(before);
+  });
+
+  it('runs as the key under row-level security, and leaves nothing of it on the pooled connection', async () => {
+    const [own, other] = [uniqueId('own'), uniqueId('other')];
+    await runtime.db.em().execute('insert into execution.accounts (account_id, name) values (?, ?), (?, ?)', [own, 'o', other, 'x']);
+    const seen = await inSqlTransaction(runtime.db, (sql) => sql.execute<{ id: string; who: string }[]>(
+      'select account_id as id, current_user as who from execution.accounts where account_id in (?, ?)', [own, other]), { access: access([own]) });
+    expect(seen).toEqual([{ id: own, who: 'trading_app' }]);
+    const admin = await inSqlTransaction(runtime.db, (sql) => sql.execute<{ id: string }[]>(
+      'select account_id as id from execution.accounts where account_id in (?, ?) order by 1', [own, other]), { access: access([], true) });
+    expect(admin.map((r) => r.id)).toEqual([own, other].sort());
+    // both connections of the pool: back to the owner, no accounts set
+    const after = await Promise.all([0, 1].map(() => inSqlTransaction(runtime.db, (sql) =>
+      sql.execute<{ who: string; ids: string | null }[]>(`select current_user as who, current_setting('app.current_account_ids', true) as ids, pg_sleep(0.05)`))));
+    for (const [row] of after) expect({ who: row.who, ids: row.ids || null }).toEqual({ who: 'postgres', ids: null });
+  });
+
+  it('re-runs the whole work after a deadlock', async () => {
+    const ids = [1001, 1002];
+    await runtime.db.em().execute(`insert into public.${table} values (1001, 0), (1002, 0)`);
+    let attempts = 0;
+    // Two transactions lock the rows in opposite orders: PostgreSQL kills one (40P01); it must be retried, not lost.
+    const cross = (first: number, second: number) => inSqlTransaction(runtime.db, async (sql) => {
+      attempts++;
+      await sql.execute(`update public.${table} set n = n + 1 where id = ?`, [first]);
+      await new Promise((r) => setTimeout(r, 100));
+      await sql.execute(`update public.${table} set n = n + 1 where id = ?`, [second]);
+    });
+    await Promise.all([cross(ids[0], ids[1]), cross(ids[1], ids[0])]);
+    expect(attempts).toBeGreaterThanOrEqual(3);
+    expect(await count(`select sum(n) as n from public.${table} where id in (1001, 1002)`)).toBe(4);
+  });
+
+  it('sends BEGIN and the access settings as one statement: three round trips for a one-statement transaction', async () => {
+    const knex = runtime.db.orm.em.getConnection('write').getKnex();
+    const sent: string[] = [];
+    const onQuery = (q: { sql: string }) => sent.push(q.sql);
+    knex.on('query', onQuery);
+    try {
+      await inSqlTransaction(runtime.db, (sql) => sql.execute('select 1 as one'), { access: access([]) });
+    } finally {
+      knex.off('query', onQuery);
+    }
+    expect(sent).toHaveLength(3);
+    expect(sent[0]).toMatch(/^begin; \/\* request access \*\/ select set_config\('role', 'trading_app', true\)/);
+    expect(sent.slice(1)).toEqual(['select 1 as one', 'commit']);
+  });
+});
