@@ -7,6 +7,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Database, ReadTarget } from './database';
 import type { Logger } from './logger';
+import { isControlStatement } from './db-access';
 
 export type OperationType = 'query' | 'mutation' | 'subscription' | 'unknown';
 export type Outcome = 'success' | 'partial' | 'error';
@@ -73,9 +74,10 @@ export class StatementTimer {
     db.connections().forEach((connection, i) => {
       const kind = i === 0 ? 'primary' : 'replica';
       const started = new Map<string, number>();
-      // BEGIN/COMMIT of transactions have no uid and no response event: they are not timed.
-      const onQuery = (query: { __knexQueryUid?: string }) => {
-        if (!query.__knexQueryUid) return;
+      // Transaction control is not timed: MikroORM's BEGIN/COMMIT have no uid and no response event, and the plain-SQL
+      // transactions' (BEGIN with the access prelude, COMMIT) and the prelude alone are skipped to match.
+      const onQuery = (query: { __knexQueryUid?: string; sql?: string }) => {
+        if (!query.__knexQueryUid || isControlStatement(query.sql ?? '')) return;
         started.set(query.__knexQueryUid, performance.now());
         if (started.size > MAX_IN_FLIGHT) started.delete(started.keys().next().value as string);
       };
