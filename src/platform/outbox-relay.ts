@@ -21,6 +21,19 @@ const RELAY_LOCK = 7_421_114;
 const BATCH = 1000;
 const BUSY_RETRY_MS = 15;
 
+const ASSIGN_SEQUENCES = `with state as (select last_sequence from execution.outbox_state where id = 1 for update),
+  claimed as (select event_id, row_number() over (order by created_at, event_id) as rn
+              from execution.outbox where sequence is null order by created_at, event_id limit ${BATCH}),
+  assigned as (update execution.outbox o set sequence = s.last_sequence + c.rn
+               from claimed c, state s where o.event_id = c.event_id returning o.sequence)
+  update execution.outbox_state set last_sequence = last_sequence + (select count(*) from assigned)
+  where id = 1 and exists (select 1 from assigned)`;
+
+const UNPUBLISHED = `select event_id as "eventId", sequence::text as sequence, topic, account_id as "accountId", symbol, payload
+  from execution.outbox o where o.sequence is not null and o.published_at is null
+  -- o.sequence, not the text alias of the select list: text order would put 10 before 9
+  order by o.sequence limit ${BATCH}`;
+
 export interface RelayOptions {
   pollMs: number;
   retentionMs: number;
@@ -95,57 +108,55 @@ export class OutboxRelay {
     return published;
   }
 
-  /** null when another relay holds the lock. */
+  /**
+   * null when another relay holds the lock. Three round trips when the backlog fits one batch: the lock; numbering and
+   * reading (one query string); marking and unlocking (one query string). Query strings of several statements run as
+   * one implicit transaction in PostgreSQL, so each pair commits together, as the separate statements did.
+   */
   private async tickUnderLock(): Promise<number | null> {
     const knex = this.db.orm.em.getConnection('write').getKnex();
     const conn: PoolClient = await knex.client.acquireConnection();
     try {
       const { rows } = await conn.query('select pg_try_advisory_lock($1) as ok', [RELAY_LOCK]);
       if (!rows[0].ok) return null;
+      let locked = true;
       try {
         let total = 0;
-        for (;;) {
-          await this.assignSequences(conn);
-          const batch = await this.unpublished(conn);
-          if (!batch.length) break;
+        let batch = await this.assignAndRead(conn);
+        while (batch.length) {
           // One connection publishes in order; awaiting them together keeps the pipeline full.
           await Promise.all(batch.map((event) => this.pubsub.engine.publish(this.pubsub.channel, event)));
-          await conn.query('update execution.outbox set published_at = now() where sequence = any($1::bigint[])', [batch.map((e) => e.sequence)]);
           total += batch.length;
           this.published += batch.length;
-          if (batch.length < BATCH) break;
+          // Sequences are numbers read from the table: safe to write into the statement.
+          const mark = `update execution.outbox set published_at = now() where sequence = any('{${batch.map((e) => e.sequence).join(',')}}'::bigint[])`;
+          if (batch.length === BATCH) {
+            await conn.query(mark);
+            batch = await this.assignAndRead(conn);
+            continue;
+          }
+          await this.prune(conn);
+          await conn.query(`${mark}; select pg_advisory_unlock(${RELAY_LOCK})`);
+          locked = false;
+          break;
         }
-        await this.prune(conn);
+        if (locked) await this.prune(conn);
         return total;
       } finally {
-        await conn.query('select pg_advisory_unlock($1)', [RELAY_LOCK]);
+        if (locked) await conn.query('select pg_advisory_unlock($1)', [RELAY_LOCK]);
       }
     } finally {
       await knex.client.releaseConnection(conn);
     }
   }
 
-  /** Numbers committed, unnumbered rows in the order they were written, after the last number handed out. */
-  private async assignSequences(conn: PoolClient): Promise<void> {
-    await conn.query(
-      `with state as (select last_sequence from execution.outbox_state where id = 1 for update),
-       claimed as (select event_id, row_number() over (order by created_at, event_id) as rn
-                   from execution.outbox where sequence is null order by created_at, event_id limit ${BATCH}),
-       assigned as (update execution.outbox o set sequence = s.last_sequence + c.rn
-                    from claimed c, state s where o.event_id = c.event_id returning o.sequence)
-       update execution.outbox_state set last_sequence = last_sequence + (select count(*) from assigned)
-       where id = 1 and exists (select 1 from assigned)`,
-    );
-  }
-
-  private async unpublished(conn: PoolClient): Promise<PublishedEvent[]> {
-    const { rows } = await conn.query(
-      `select event_id as "eventId", sequence::text as sequence, topic, account_id as "accountId", symbol, payload
-       from execution.outbox o where o.sequence is not null and o.published_at is null
-       -- o.sequence, not the text alias of the select list: text order would put 10 before 9
-       order by o.sequence limit ${BATCH}`,
-    );
-    return rows;
+  /**
+   * Numbers committed, unnumbered rows in the order they were written, after the last number handed out; then reads
+   * the numbered, unpublished rows in sequence order (one query string).
+   */
+  private async assignAndRead(conn: PoolClient): Promise<PublishedEvent[]> {
+    const results = (await conn.query(`${ASSIGN_SEQUENCES}; ${UNPUBLISHED}`)) as unknown as { rows: PublishedEvent[] }[];
+    return results[1].rows;
   }
 
   /** Published rows older than the retention go, a bounded batch at a time, at most once a minute. */

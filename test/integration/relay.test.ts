@@ -52,4 +52,26 @@ describe('outbox relays', () => {
       `select count(*)::text as n from execution.outbox where account_id = ? and published_at is not null`, [acc], 'primary');
     expect(row.n).toBe('100');
   });
+
+  it('publishes a backlog of several batches (2,500 rows) in order, each once, and marks them all', async () => {
+    const acc = uniqueId('rl-backlog');
+    // Rows as a burst of commits leaves them: written, not yet numbered (the relays number them as they go).
+    await a.runtime.db.em().execute(
+      `insert into execution.outbox (event_id, topic, account_id, symbol, payload, created_at)
+       select gen_random_uuid(), 'ORDER_UPDATED', ?, 'RLB', jsonb_build_object('i', i), clock_timestamp() + i * interval '1 microsecond'
+       from generate_series(1, 2500) i`, [acc]);
+    a.gateway.relay.wake();
+    const mine = () => seen.filter((e) => e.accountId === acc);
+    const deadline = Date.now() + 20_000;
+    while (mine().length < 2500 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(mine()).toHaveLength(2500);
+    // written order = sequence order = arrival order
+    expect(mine().map((e) => e.payload.i)).toEqual(Array.from({ length: 2500 }, (_, i) => i + 1));
+    const sequences = mine().map((e) => BigInt(e.sequence));
+    for (let i = 1; i < sequences.length; i++) expect(sequences[i] > sequences[i - 1]).toBe(true);
+    const [row] = await a.runtime.db.read<{ n: string }>(
+      `select count(*)::text as n from execution.outbox where account_id = ? and published_at is not null`, [acc], 'primary');
+    expect(row.n).toBe('2500');
+  });
 });
