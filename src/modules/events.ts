@@ -97,11 +97,14 @@ export function barEvents(bars: BarLike[]): NewEvent[] {
   });
 }
 
-/** Bars of one symbol by time (they usually come in order: then nothing is sorted). */
+/**
+ * Bars of one symbol by time. They usually come in order: then nothing is sorted, and the ISO texts of years
+ * 0000-9999 (24 characters) compare as their times, without parsing them.
+ */
 function oldestFirst(list: BarLike[]): BarLike[] {
-  const times = list.map((b) => Date.parse(b.timestamp));
-  if (times.every((t, i) => i === 0 || times[i - 1] < t)) return list;
-  return list.map((bar, i) => ({ bar, t: times[i] })).sort((a, b) => a.t - b.t).map((x) => x.bar);
+  const ordered = list.every((b, i) => b.timestamp.length === 24 && (i === 0 || list[i - 1].timestamp < b.timestamp));
+  if (ordered) return list;
+  return list.map((bar) => ({ bar, t: Date.parse(bar.timestamp) })).sort((a, b) => a.t - b.t).map((x) => x.bar);
 }
 
 /** The columns split into values, once per payload: every subscriber of a symbol reads the same event object. */

@@ -3,6 +3,7 @@ import { BAR_PRICE, Decimal, PRICE, VOLUME, decimalText, parseDecimal, type Deci
 import { SYMBOL_PATTERN } from '../../src/modules/orders/order-lifecycle';
 import { checkDecimal, compareDecimalText, validateBars, type BarInput, type ValidBar } from '../../src/modules/market-data/bar-rules';
 import { barAt, barCount, barEvents, eventBars, type BarsPayload } from '../../src/modules/events';
+import { textArray } from '../../src/modules/market-data/market-data.repository';
 
 /** validateBars as it was with decimal.js, the reference the text checks must agree with. */
 function referenceValidateBars(bars: BarInput[]): ValidBar[] {
@@ -166,6 +167,19 @@ describe('validateBars', () => {
     expect(result.message).toMatch(/bars\[19\]\.volume: must not be negative; and 10 more$/);
   });
 
+  it('gives each bar the ISO text of toISOString, for minutes of any day and year', () => {
+    const r = random(3);
+    const first = Date.parse('0000-01-01T00:00:00Z');
+    const last = Date.parse('9999-12-31T23:59:00Z');
+    const times = ['0000-01-01T00:00:00Z', '1969-12-31T23:59:00Z', '1970-01-01T00:00:00Z', '2026-11-02T23:59:00Z', '9999-12-31T23:59:00Z',
+      '-000001-12-31T23:59:00Z', '+010000-01-01T00:00:00Z'].map(Date.parse);
+    // Many bars of a few days (the cache per day), and minutes anywhere in years 0000-9999.
+    for (let n = 0; n < 3_000; n++) times.push(Date.UTC(2026, 10, 2 + r.int(3), 0, r.int(1440)));
+    for (let n = 0; n < 3_000; n++) times.push(first + Math.floor(r.next() * ((last - first) / 60_000)) * 60_000);
+    const bars = times.map((ms, i) => ({ ...good(0, `S${i}`), timestamp: new Date(ms) }));
+    expect(validateBars(bars).map((b) => b.timestamp)).toEqual(bars.map((b) => b.timestamp.toISOString()));
+  });
+
   it('returns canonical exact text', () => {
     const [bar] = validateBars([{ ...good(0), open: '+0100.5000', high: '00101.2500', low: '99.00010', close: '100.7500', volume: '-0' }]);
     expect(bar).toEqual({ symbol: 'AAPL', timestamp: '2026-11-02T14:30:00.000Z', open: '100.5', high: '101.25', low: '99.0001', close: '100.75', volume: '0' });
@@ -188,10 +202,27 @@ describe('bar events', () => {
     ]);
   });
 
+  it('put bars in time order across years whose ISO texts do not sort as text', () => {
+    const at = (iso: string) => ({ ...bar('A', 0, '1'), timestamp: new Date(iso).toISOString() });
+    // In text order, but not in time order.
+    const bars = [at('+010000-01-01T00:00:00Z'), at('-000001-12-31T23:59:00Z'), at('0000-01-01T00:00:00Z'), at('2026-01-01T00:00:00Z')];
+    const [event] = barEvents(bars);
+    expect(eventBars({ symbol: 'A', payload: event.payload as BarsPayload }).map((b) => b.timestamp)).toEqual([bars[1], bars[2], bars[3], bars[0]].map((b) => b.timestamp));
+  });
+
   it('are read the same when written as a list of bars (events stored before the columns)', () => {
     const legacy: BarsPayload = { bars: [bar('A', 0, '1'), bar('A', 1, '2')] };
     expect(barCount(legacy)).toBe(2);
     expect(barAt('A', legacy, 1)).toEqual(bar('A', 1, '2'));
     expect(eventBars({ symbol: 'A', payload: legacy })).toEqual(legacy.bars);
+  });
+});
+
+describe('textArray', () => {
+  it('quotes every value (NULL stays a text) and refuses a quote or a backslash instead of escaping it', () => {
+    expect(textArray(['NULL', 'BRK.B', '100.5'])).toBe('{"NULL","BRK.B","100.5"}');
+    expect(textArray([])).toBe('{}');
+    expect(() => textArray(['A"B'])).toThrow();
+    expect(() => textArray(['A\\B'])).toThrow();
   });
 });

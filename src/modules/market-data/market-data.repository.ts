@@ -166,5 +166,5 @@ function columns(bars: ValidBar[]): string[] {
  */
 export function textArray(values: string[]): string {
   if (/["\\]/.test(values.join(''))) throw new Error('market-data values must not contain quotes or backslashes');
-  return `{"${values.join('","')}"}`;
+  return values.length ? `{"${values.join('","')}"}` : '{}';
 }
