@@ -110,8 +110,7 @@ export class OutboxRelay {
 
   /**
    * null when another relay holds the lock. Three round trips when the backlog fits one batch: the lock; numbering and
-   * reading (one query string); marking and unlocking (one query string). Query strings of several statements run as
-   * one implicit transaction in PostgreSQL, so each pair commits together, as the separate statements did.
+   * reading (one query string, one implicit transaction); marking, committing, then unlocking (one query string).
    */
   private async tickUnderLock(): Promise<number | null> {
     const knex = this.db.orm.em.getConnection('write').getKnex();
@@ -136,14 +135,17 @@ export class OutboxRelay {
             continue;
           }
           await this.prune(conn);
-          await conn.query(`${mark}; select pg_advisory_unlock(${RELAY_LOCK})`);
+          // The marks commit BEFORE the lock goes (explicit begin/commit): an unlock inside the string's implicit
+          // transaction would free the lock before its commit, and the next relay would publish these rows again.
+          await conn.query(`begin; ${mark}; commit; select pg_advisory_unlock(${RELAY_LOCK})`);
           locked = false;
           break;
         }
         if (locked) await this.prune(conn);
         return total;
       } finally {
-        if (locked) await conn.query('select pg_advisory_unlock($1)', [RELAY_LOCK]);
+        // After a failure inside the explicit transaction the session is in an aborted block: end it first.
+        if (locked) await conn.query(`rollback; select pg_advisory_unlock(${RELAY_LOCK})`);
       }
     } finally {
       await knex.client.releaseConnection(conn);
