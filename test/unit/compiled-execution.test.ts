@@ -15,7 +15,16 @@ const schema = makeExecutableSchema({
       missing: () => { throw new NotFoundError('bar', 'x'); },
       count: (_: unknown, __: unknown, ctx: { calls: number }) => ++ctx.calls,
     },
-    Mutation: { bump: (_: unknown, __: unknown, ctx: { calls: number }) => ++ctx.calls },
+    // async, and slower for the first field: run at once, the fields would finish out of order
+    Mutation: {
+      bump: async (_: unknown, __: unknown, ctx: { calls: number; log?: string[] }) => {
+        const n = ++ctx.calls;
+        ctx.log?.push(`start ${n}`);
+        await new Promise((r) => setTimeout(r, n % 3 === 1 ? 20 : 1));
+        ctx.log?.push(`end ${n}`);
+        return n;
+      },
+    },
     Bar: { broken: (bar: { i: number }) => { if (bar.i === 1) throw new Error('boom'); return 'ok'; } },
   },
 });
@@ -62,12 +71,21 @@ describe('compiled query execution', () => {
     expect(result.errors![0].message).toMatch(/^Variable "\$n" got invalid value "three"/);
   });
 
-  it('never compiles mutations', async () => {
+  it('compiles mutations too, and runs their root fields one after another', async () => {
     const execution = new CompiledExecution(schema);
-    const mutation = parse('mutation { bump }');
-    const ctx = { calls: 0 };
-    for (let i = 0; i < 3; i++) await execution.run(mutation, null, false, ctx, {});
-    expect(execution.isCompiled(mutation, null)).toBe(false);
-    expect(ctx.calls).toBe(3);
+    const mutation = parse('mutation { a: bump b: bump c: bump }');
+    const ctx = { calls: 0, log: [] as string[] };
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await execution.run(mutation, null, true, ctx, {}));
+    expect(execution.isCompiled(mutation, null)).toBe(true);
+    expect(results.map((r) => r.data)).toEqual([{ a: 1, b: 2, c: 3 }, { a: 4, b: 5, c: 6 }, { a: 7, b: 8, c: 9 }]);
+    // the compiled run (the third) started each field after the one before it ended
+    expect(ctx.log.slice(12)).toEqual(['start 7', 'end 7', 'start 8', 'end 8', 'start 9', 'end 9']);
+  });
+
+  it('leaves what it is told not to compile to graphql-js', async () => {
+    const execution = new CompiledExecution(schema);
+    for (let i = 0; i < 3; i++) await execution.run(query, 'Q', false, {}, { n: 1 });
+    expect(execution.isCompiled(query, 'Q')).toBe(false);
   });
 });
