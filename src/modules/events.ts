@@ -67,14 +67,7 @@ export function tradeEvents(trade: TradeLike, position: PositionLike, realizedDe
  * texts hold no comma). The outbox stores the payload, the relay reads it back and publishes it, every gateway
  * parses it: six long strings cost a fraction of 6,000 short ones, or of a list of bar objects, at each of these steps.
  */
-export interface BarColumns {
-  timestamp: string;
-  open: string;
-  high: string;
-  low: string;
-  close: string;
-  volume: string;
-}
+export type BarColumns = Omit<BarLike, 'symbol'>;
 
 /** A market-data event's payload: columns; events written before them carry a list of bars. */
 export type BarsPayload = { columns: BarColumns } | { bars: BarLike[] };

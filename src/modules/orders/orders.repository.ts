@@ -57,16 +57,8 @@ export interface LockedOrder extends Omit<OrderRow, 'cursorTs'> {
 }
 
 /** A fill's trade row as written (and as executeTrade returns it). */
-export interface NewTrade {
-  tradeId: string;
-  orderId: string;
-  accountId: string;
-  symbol: string;
-  side: string;
-  quantity: string;
-  price: string;
+export interface NewTrade extends Omit<TradeRow, 'executedAt' | 'cursorTs'> {
   executedAt: Date;
-  strategy: string | null;
   createdAt: Date;
 }
 
