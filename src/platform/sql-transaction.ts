@@ -48,9 +48,9 @@ async function once<T>(db: Database, work: (sql: Sql) => Promise<T>, access: DbA
   const run = (sql: string) => (knex.raw(sql).connection(conn) as unknown as Promise<PgResult>).catch((error: unknown) => {
     throw error instanceof DriverException || !(error instanceof Error) ? error : platform.getExceptionConverter().convertException(error);
   });
-  let open = false;
+  // Whether a failure must roll back: until COMMIT is sent.
+  let open = true;
   try {
-    open = true;
     await run(access ? `begin; ${platform.formatQuery(ACCESS_PRELUDE, accessParams(access))}` : 'begin');
     // em.execute's results: rows ('all'), the first row ('get'), or the affected count with the rows ('run').
     const execute = async (sql: string, params: unknown[] = [], method: 'all' | 'get' | 'run' = 'all') => {
