@@ -1,8 +1,9 @@
 /**
- * Query execution for Apollo, compiled: graphql-jit turns a query document into a function specialised to its
+ * Operation execution for Apollo, compiled: graphql-jit turns a document into a function specialised to its
  * selections (no per-field dispatch, argument coercion or type lookups at run time), which is where graphql-js spent
- * most of its CPU on large results (a day of 1-minute bars is ~3,000 fields) and large inputs. Plugged in through Apollo's executor
- * hook (its gateway interface), so parsing, validation, plugins, formatError and the HTTP handling stay Apollo's.
+ * most of its CPU on large results (a day of 1-minute bars is ~3,000 fields) and large inputs. Plugged in through
+ * Apollo's executor hook (its gateway interface), so parsing, validation, plugins, formatError and the HTTP handling
+ * stay Apollo's.
  *
  * - Queries and mutations are compiled once their document has been seen twice (compiling costs more than one
  *   interpreted run). Compiled mutations still run their root fields one after another. For a batch of 10,000 bars
