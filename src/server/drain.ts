@@ -5,19 +5,20 @@
  * when the listener closes. `settled()` resolves once nothing is in flight and no request has come for a short quiet
  * period (clients have taken the 503 and gone), or after a maximum wait.
  */
-import type { RequestHandler } from 'express';
+import type { NodeMiddleware } from './graphql-http';
+import { sendJson } from './http-security';
 
 export class Drain {
   draining = false;
   private inFlight = 0;
   private lastRequestAt = 0;
 
-  readonly middleware: RequestHandler = (_req, res, next) => {
+  readonly middleware: NodeMiddleware = (_req, res, next) => {
     this.lastRequestAt = Date.now();
     if (this.draining) {
       res.setHeader('connection', 'close');
       res.setHeader('retry-after', '1');
-      res.status(503).json({ errors: [{ message: 'the gateway is shutting down; retry', extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
+      sendJson(res, 503, { errors: [{ message: 'the gateway is shutting down; retry', extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
       return;
     }
     this.inFlight++;

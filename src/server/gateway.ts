@@ -10,7 +10,6 @@ import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { Database, ReadTarget } from '../platform/database';
@@ -52,6 +51,7 @@ import { positionsResolvers } from '../modules/positions/positions.resolvers';
 import { subscriptionResolvers } from '../modules/subscriptions.resolvers';
 import { metricsPlugin, withWsMetrics } from './metrics-plugin';
 import { compiledExecutionGateway } from './compiled-execution';
+import { graphqlHttpHandler, isGraphqlPost, type NodeMiddleware } from './graphql-http';
 
 export interface GatewayOptions {
   db: Database;
@@ -226,7 +226,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // No ETag: responses are per request, and hashing every body (57 KB for a day of bars) cost CPU for nothing.
   app.set('etag', false);
   app.use(security.headers);
-  const httpServer = http.createServer(app);
+  // POST /graphql (every API call) goes to its handler without Express (see graphql-http.ts); the rest to Express.
+  let graphqlPost: (req: http.IncomingMessage, res: http.ServerResponse) => void = () => undefined;
+  const httpServer = http.createServer((req, res) => (isGraphqlPost(req) ? graphqlPost(req, res) : app(req, res)));
 
   const wsGuard = wsOperationGuard(schema, { limits, introspection, hideSuggestions: production });
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
@@ -328,26 +330,34 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // GraphiQL for browsers at GET /graphql, the dashboard, their assets; POST and other GETs go on to Apollo.
   mountWeb(app, { graphiql: options.web?.graphiql ?? !production, dashboard: options.web?.dashboard ?? true, log });
 
-  app.use(
-    '/graphql',
+  // The steps of /graphql, in order: draining, CORS, the JSON body, then the request's context, from here to the
+  // response (its id for every statement and log line it causes).
+  const graphqlSteps: NodeMiddleware[] = [
     drain.middleware,
     security.cors,
     security.json,
-    // The request's context, from here to the response: its id for every statement and log line it causes.
-    (req, _res, next) => requestContext.run({ requestId: requestIdOf(req.header('x-request-id')), service: 'gateway', operation: 'unknown' }, next),
-    expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const requestId = requestContext.getStore()?.requestId ?? requestIdOf(req.header('x-request-id'));
-        res.setHeader('x-request-id', requestId);
-        const principal = await principalOf(req.header('authorization'));
-        const waitMs = options.consistencyWaitMs ?? 100;
-        // The token sent with the request, else the one this instance remembers for the key's last write.
-        const remembered = principal ? consistencyMemory.recall(principal.keyId) : undefined;
-        const consistency = consistencyFrom(req.header(CONSISTENCY_HEADER) ?? remembered, waitMs);
-        return context(principal, requestId, true, consistency);
-      },
-    }),
-  );
+    (req, _res, next) => requestContext.run({ requestId: requestIdOf(req.headers['x-request-id']), service: 'gateway', operation: 'unknown' }, next),
+  ];
+  const graphqlHttp = (steps: NodeMiddleware[]) => graphqlHttpHandler<RequestContext>({
+    apollo,
+    steps,
+    onError: security.answerError,
+    context: async (req, res) => {
+      const requestId = requestContext.getStore()?.requestId ?? requestIdOf(req.headers['x-request-id']);
+      res.setHeader('x-request-id', requestId);
+      const authorization = req.headers.authorization;
+      const principal = await principalOf(authorization);
+      const waitMs = options.consistencyWaitMs ?? 100;
+      // The token sent with the request, else the one this instance remembers for the key's last write.
+      const remembered = principal ? consistencyMemory.recall(principal.keyId) : undefined;
+      const sentToken = req.headers[CONSISTENCY_HEADER];
+      const consistency = consistencyFrom((typeof sentToken === 'string' ? sentToken : undefined) ?? remembered, waitMs);
+      return context(principal, requestId, true, consistency);
+    },
+  });
+  // Express answered every request before, so its security headers come first here too.
+  graphqlPost = graphqlHttp([security.headers, ...graphqlSteps]);
+  app.use('/graphql', graphqlHttp(graphqlSteps));
   app.use(security.errors);
 
   return {

@@ -245,6 +245,36 @@ describe('HTTP', () => {
     expect(ok.headers.get('access-control-allow-headers')).toBe('content-type');
     expect((await preflight('https://evil.example.net')).headers.get('access-control-allow-origin')).toBeNull();
   });
+
+  // POST /graphql goes to its handler without Express; other spellings and GET still reach the same steps through
+  // Express. Both must answer alike.
+  it('answers alike on the direct path (POST /graphql) and through Express (POST /graphql/, GET)', async () => {
+    const query = '{ __typename }';
+    const body = JSON.stringify({ query });
+    const headersOf = (r: Response) => Object.fromEntries([...r.headers].filter(([k]) => !['date', 'x-request-id', 'content-length'].includes(k)));
+    const direct = await send(gw.url, { body, headers: { origin: ORIGIN, 'x-request-id': 'direct-1' } });
+    const viaExpress = await send(`${gw.url}/`, { body, headers: { origin: ORIGIN, 'x-request-id': 'express-1' } });
+    const viaGet = await fetch(`${gw.url}?query=${encodeURIComponent(query)}`, { headers: { ...gw.auth, 'apollo-require-preflight': 'true', origin: ORIGIN } });
+    expect(direct.headers.get('x-request-id')).toBe('direct-1');
+    expect(viaExpress.headers.get('x-request-id')).toBe('express-1');
+    const answers = await Promise.all([direct, viaExpress, viaGet].map(async (r) => ({ status: r.status, headers: headersOf(r), body: await r.text() })));
+    expect(answers[0]).toEqual({ status: 200, headers: expect.objectContaining({ 'x-content-type-options': 'nosniff', 'access-control-allow-origin': ORIGIN }), body: '{"data":{"__typename":"Query"}}\n' });
+    expect(answers[1]).toEqual(answers[0]);
+    expect(answers[2]).toEqual(answers[0]);
+
+    // Errors of the steps before Apollo, alike on both paths.
+    for (const url of [gw.url, `${gw.url}/`]) {
+      const malformed = await send(url, { body: '{"query": ' });
+      expect(malformed.status).toBe(400);
+      expect(((await malformed.json()) as GqlResult<unknown>).errors?.[0].extensions?.code).toBe('BAD_REQUEST');
+      const unauthenticated = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(unauthenticated.status).toBe(401);
+      expect(unauthenticated.headers.get('www-authenticate')).toBe('Bearer');
+      // Not JSON: Apollo refuses it (CSRF prevention), nothing runs.
+      const plain = await fetch(url, { method: 'POST', headers: { ...gw.auth, 'content-type': 'text/plain' }, body });
+      expect(plain.status).toBe(400);
+    }
+  });
 });
 
 describe('production mode', () => {
