@@ -36,12 +36,19 @@ export function parseDecimal(field: string, text: string, rule: DecimalRule): De
   return value;
 }
 
-/** Canonical text for a decimal: no exponent, no trailing zeros ("100.50000000" -> "100.5"). */
+/**
+ * Canonical text for a decimal: no exponent, no trailing zeros ("100.50000000" -> "100.5"). Any text with a point
+ * loses its trailing zeros, then a trailing point. Runs once per decimal leaf of every response: a scan from the end
+ * and at most one slice, no regular expression.
+ */
 export function decimalText(value: Decimal | string): string {
   const text = typeof value === 'string' ? value : value.toFixed();
-  if (!text.includes('.')) return text === '-0' ? '0' : text;
-  const trimmed = text.replace(/0+$/, '').replace(/\.$/, '');
-  return trimmed === '-0' ? '0' : trimmed;
+  if (text.indexOf('.') === -1) return text === '-0' ? '0' : text;
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 48 /* 0 */) end--;
+  if (end > 0 && text.charCodeAt(end - 1) === 46 /* . */) end--;
+  if (end === 2 && text.charCodeAt(0) === 45 /* - */ && text.charCodeAt(1) === 48) return '0';
+  return end === text.length ? text : text.slice(0, end);
 }
 
 /** Rounds to a column's scale, half-even (banker's rounding keeps long-run averages unbiased). */
