@@ -32,9 +32,31 @@ const schema = applyAccessPolicy(makeExecutableSchema({
   },
 }));
 
+// The same objects handed out through promises (as DataLoaders hand them out), and a failing field.
+const promisedSchema = applyAccessPolicy(makeExecutableSchema({
+  typeDefs: loadTypeDefs(),
+  resolvers: {
+    Query: {
+      orders: () => ({ edges: [order('o-a', 'A'), order('o-c', 'A')].map((node) => ({ cursor: node.orderId, node })), pageInfo: { hasNextPage: false, endCursor: null } }),
+    },
+    Order: {
+      trades: (o: { orderId: string }) => Promise.resolve(o.orderId === 'o-a' ? [trade('2', o.orderId, 'A'), trade('3', o.orderId, 'B')] : [trade('4', o.orderId, 'A')]),
+      account: (o: { orderId: string }) => (o.orderId === 'o-a' ? Promise.resolve({ accountId: 'A', name: 'x', createdAt: new Date(0) }) : Promise.reject(new Error('loader failed'))),
+    },
+  },
+}));
+
+const ownSchema = applyAccessPolicy(makeExecutableSchema({
+  typeDefs: loadTypeDefs(),
+  resolvers: {
+    Query: { orders: () => ({ edges: [{ cursor: 'o-a', node: order('o-a', 'A') }], pageInfo: { hasNextPage: false, endCursor: null } }) },
+    Order: { trades: (o: { orderId: string }) => Promise.resolve([trade('2', o.orderId, 'A')]) },
+  },
+}));
+
 const viewerOfA: Principal = { keyId: 'k', name: 'viewer', role: 'viewer', accountIds: new Set(['A']) };
-const run = async (query: string) => {
-  const result = await execute({ schema, document: parse(query), contextValue: { principal: viewerOfA } });
+const run = async (query: string, on = schema) => {
+  const result = await execute({ schema: on, document: parse(query), contextValue: { principal: viewerOfA } });
   return { data: result.data, errors: (result.errors ?? []).map((e) => ({ path: e.path?.join('.'), code: (e.originalError as { code?: string })?.code })) };
 };
 
@@ -57,5 +79,15 @@ describe('access policy: objects of another account', () => {
     const { data, errors } = await run(`{ trades { edges { node { tradeId accountId } } } }`);
     expect(errors).toEqual([]);
     expect(data).toEqual({ trades: { edges: [{ node: { tradeId: '1', accountId: 'A' } }] } });
+  });
+
+  it('are refused when a promise hands them out; the key\'s own come through, and a failed promise fails as it did', async () => {
+    const trades = await run(`{ orders { edges { node { orderId trades { tradeId } } } } }`, promisedSchema);
+    expect(trades.errors).toEqual([{ path: 'orders.edges.0.node.trades', code: 'FORBIDDEN' }]);
+    expect(JSON.stringify(trades.data ?? null)).not.toMatch(/"3"/);
+    const own = await run(`{ orders { edges { node { orderId trades { tradeId } } } } }`, ownSchema);
+    expect(own).toEqual({ errors: [], data: { orders: { edges: [{ node: { orderId: 'o-a', trades: [{ tradeId: '2' }] } }] } } });
+    const result = await execute({ schema: promisedSchema, document: parse(`{ orders { edges { node { account { accountId } } } } }`), contextValue: { principal: viewerOfA } });
+    expect(result.errors?.map((e) => [e.path?.join('.'), e.message])).toEqual([['orders.edges.1.node.account', 'loader failed']]);
   });
 });
