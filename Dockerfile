@@ -11,7 +11,9 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 WORKDIR /app
 
 # Dependencies first, so that a source change reuses this layer. The sources run through tsx, no build step.
+# patches/: applied to node_modules by npm ci's postinstall (patch-package).
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci && npm cache clean --force
 
 COPY . .
