@@ -65,7 +65,7 @@ export class OrdersService {
   }
 
   async ordersByIds(scope: Scope, orderIds: readonly string[]): Promise<Map<string, OrderRow>> {
-    const valid = orderIds.filter(isUuid);
+    const valid = uuidsOf(orderIds);
     const rows = valid.length ? await this.repo.ordersByIds(scope.reads, valid) : [];
     return new Map(rows.map((r) => [r.orderId, r]));
   }
@@ -96,7 +96,7 @@ export class OrdersService {
   }
 
   async tradesOfOrders(scope: Scope, orderIds: readonly string[]): Promise<Map<string, TradeRow[]>> {
-    const valid = orderIds.filter(isUuid);
+    const valid = uuidsOf(orderIds);
     const rows = valid.length ? await this.repo.tradesOfOrders(scope.reads, valid) : [];
     return groupBy(rows, (r) => r.orderId);
   }
@@ -306,14 +306,24 @@ function orderCursor(row: OrderRow): string {
   return encodeCursor([row.cursorTs!, row.orderId]);
 }
 
+/**
+ * Rows by key, in the order they come. The batched reads return each key's rows together (ordered by it): each such
+ * run becomes one slice of its exact size rather than an array grown row by row.
+ */
 function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
   const map = new Map<string, T[]>();
-  for (const row of rows) {
-    const k = key(row);
+  for (let start = 0, end = 1; start < rows.length; start = end++) {
+    const k = key(rows[start]);
+    while (end < rows.length && key(rows[end]) === k) end++;
     const list = map.get(k);
-    if (list) list.push(row);
-    else map.set(k, [row]);
+    if (!list) map.set(k, rows.slice(start, end));
+    else for (let i = start; i < end; i++) list.push(rows[i]);
   }
   return map;
+}
+
+/** The ids that can be order ids; the list itself when all are (the usual case: ids from our own rows). */
+function uuidsOf(ids: readonly string[]): readonly string[] {
+  return ids.every(isUuid) ? ids : ids.filter(isUuid);
 }
 
