@@ -9,7 +9,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { DriverException } from '@mikro-orm/core';
 import type { Logger } from './logger';
 import { isConnectionError } from './db-errors';
-import { accessParams, isControlStatement, withAccess, type DbAccess } from './db-access';
+import { accessRead, isControlStatement, type DbAccess } from './db-access';
 
 export type ReadTarget = 'replica' | 'primary';
 
@@ -111,9 +111,10 @@ export class Database {
         throw connection.getPlatform().getExceptionConverter().convertException(error);
       }
     }
-    // The prelude and the read in one round trip (see withAccess): two results, the read's is the last.
-    const results = await connection.execute<T[][]>(withAccess(sql), [...accessParams(access), ...params], 'all');
-    return results[results.length - 1];
+    // The prelude and the read in one round trip (see withAccess): the text MikroORM's connection.execute sent, sent the
+    // same way (knex, no bindings), its errors as they came from it (not converted). Two results, the read's is the last.
+    const results = (await connection.getKnex().raw(accessRead(sql, params, access, connection.getPlatform()))) as { rows: T[] }[];
+    return results[results.length - 1].rows;
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@
  * leaks into the next use of a pooled connection. Work without a DbAccess (migrations, maintenance, background
  * workers) runs as the owner.
  */
+import { escapeLiteral } from 'pg';
 import { toPgArray } from './pg-array';
 
 export const REQUEST_ROLE = 'trading_app';
@@ -38,12 +39,67 @@ export function accessParams(access: DbAccess): unknown[] {
 
 /**
  * A read under row-level security in ONE round trip: the prelude and the read as one simple-protocol query string
- * (MikroORM inlines the parameters), which PostgreSQL runs as one implicit transaction, so the transaction-local
+ * (parameters inlined, see inlineParams), which PostgreSQL runs as one implicit transaction, so the transaction-local
  * settings hold for the read and are gone after it. Each statement of such a string is planned only after the one
  * before it ran, so the read is planned as the request role, with its policies.
  */
 export function withAccess(sql: string): string {
   return `${ACCESS_PRELUDE};\n${sql}`;
+}
+
+/** MikroORM's platform: how it inlines parameters is the reference, and it formats what reads never pass. */
+export interface SqlFormatter {
+  formatQuery(sql: string, params: readonly unknown[]): string;
+  quoteValue(value: unknown): string;
+}
+
+/**
+ * withAccess(sql) with the key's settings and the read's parameters inlined: the text MikroORM's
+ * `formatQuery(withAccess(sql), [...accessParams(access), ...params])` gives, built with less work.
+ */
+export function accessRead(sql: string, params: readonly unknown[], access: DbAccess, formatter: SqlFormatter): string {
+  if (rareSyntax(sql)) return formatter.formatQuery(withAccess(sql), [...accessParams(access), ...params]);
+  return `${inline(ACCESS_PRELUDE, accessParams(access), formatter)};\n${inline(sql, params, formatter)}`;
+}
+
+/**
+ * knex `?` parameters inlined into SQL text, exactly as MikroORM's formatQuery inlines them on PostgreSQL (UTC):
+ * strings as pg's escapeLiteral quotes them, numbers and booleans as their text, null and undefined as NULL, Dates as
+ * quoted ISO text. Runs for every read under access: MikroORM escaped a string character by character, which for the
+ * 100 uuids of a page's trades was the largest allocation of a request. Anything else (and `??` or `\?` in the SQL) is
+ * left to MikroORM.
+ *
+ * Injection: a string without quote or backslash is safe between plain quotes; any other goes through escapeLiteral
+ * (quotes doubled, and E'' with doubled backslashes when it has one), which is safe whatever
+ * standard_conforming_strings says.
+ */
+export function inlineParams(sql: string, params: readonly unknown[], formatter: SqlFormatter): string {
+  if (params.length === 0) return sql;
+  return rareSyntax(sql) ? formatter.formatQuery(sql, params) : inline(sql, params, formatter);
+}
+
+/** knex's identifier placeholder and escaped question mark, which our reads do not use. */
+const rareSyntax = (sql: string): boolean => sql.includes('??') || sql.includes('\\?');
+
+/** Every `?` replaced by the next parameter's literal (NULL when they have run out, as in MikroORM). */
+function inline(sql: string, params: readonly unknown[], formatter: SqlFormatter): string {
+  let text = '';
+  let from = 0;
+  let next = 0;
+  for (let at = sql.indexOf('?'); at !== -1; at = sql.indexOf('?', from)) {
+    text += sql.slice(from, at) + literal(params[next++], formatter);
+    from = at + 1;
+  }
+  return from === 0 ? sql : text + sql.slice(from);
+}
+
+function literal(value: unknown, formatter: SqlFormatter): string {
+  if (typeof value === 'string') return value.includes("'") || value.includes('\\') ? escapeLiteral(value) : `'${value}'`;
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (value === null || value === undefined) return 'NULL';
+  if (value instanceof Date) return `'${value.toISOString()}'`;
+  return formatter.quoteValue(value);
 }
 
 /** Transaction control and the prelude sent alone: not counted as the request's statements (they are per transaction). */
