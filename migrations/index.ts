@@ -4,6 +4,7 @@ import { Migration20261126000002_outbox } from './Migration20261126000002_outbox
 import { Migration20261127000003_api_keys } from './Migration20261127000003_api_keys';
 import { Migration20261127000004_row_level_security } from './Migration20261127000004_row_level_security';
 import { Migration20261127000005_admin_request_role } from './Migration20261127000005_admin_request_role';
+import { Migration20261127000006_outbox_watermark } from './Migration20261127000006_outbox_watermark';
 
 export const migrationsList = [
   { name: 'Migration20261126000001_schemas', class: Migration20261126000001_schemas },
@@ -11,4 +12,5 @@ export const migrationsList = [
   { name: 'Migration20261127000003_api_keys', class: Migration20261127000003_api_keys },
   { name: 'Migration20261127000004_row_level_security', class: Migration20261127000004_row_level_security },
   { name: 'Migration20261127000005_admin_request_role', class: Migration20261127000005_admin_request_role },
+  { name: 'Migration20261127000006_outbox_watermark', class: Migration20261127000006_outbox_watermark },
 ];

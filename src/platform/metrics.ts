@@ -38,14 +38,15 @@ const MAX_IN_FLIGHT = 10_000;
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const SQL_SECONDS = [0.0005, 0.001, 0.0025, ...SECONDS];
 
-// Both halves of the backlog on their partial indexes: unsequenced rows (idx_outbox_unsequenced) and sequenced,
-// unpublished ones (idx_outbox_unpublished). Unsequenced rows are never published, so this is `published_at is null`.
+// Both halves of the backlog on their indexes: unsequenced rows (idx_outbox_unsequenced) and sequenced ones above the
+// relay's watermark (the unique index of sequence). Everything at or below the watermark was published.
 const OUTBOX_SQL = `
+  with watermark as (select published_sequence as w from execution.outbox_state where id = 1)
   select (select count(*) from execution.outbox where sequence is null)
-       + (select count(*) from execution.outbox where sequence is not null and published_at is null) as backlog,
+       + (select count(*) from execution.outbox, watermark where sequence > w) as backlog,
          coalesce(greatest(0, extract(epoch from now() - least(
            (select min(created_at) from execution.outbox where sequence is null),
-           (select min(created_at) from execution.outbox where sequence is not null and published_at is null)))), 0) as lag`;
+           (select min(created_at) from execution.outbox, watermark where sequence > w)))), 0) as lag`;
 
 // Time since the last replayed transaction; 0 when the replica has replayed all it received (an idle primary sends
 // no transactions, and the timestamp alone would grow without any lag). Off a replica (not in recovery) both are null: 0.

@@ -8,8 +8,9 @@
  *
  * One relay at a time (a session advisory lock, released when the process dies) assigns and publishes, so events
  * go out in sequence order; the others skip their tick. A tick: assign sequences to committed rows (one statement),
- * publish the assigned-but-unpublished rows in order, mark them published. A crash between publish and mark makes
- * the next relay publish them again: subscribers drop what they have seen (by sequence).
+ * publish the rows above the watermark (outbox_state.published_sequence) in order, move the watermark to the last
+ * one. Published means `sequence <= published_sequence`: no row is updated for it. A crash between publish and
+ * watermark makes the next relay publish them again: subscribers drop what they have seen (by sequence).
  */
 import type { PoolClient } from 'pg';
 import type { Database } from './database';
@@ -29,8 +30,9 @@ const ASSIGN_SEQUENCES = `with state as (select last_sequence from execution.out
   update execution.outbox_state set last_sequence = last_sequence + (select count(*) from assigned)
   where id = 1 and exists (select 1 from assigned)`;
 
+// On the unique index of sequence.
 const UNPUBLISHED = `select event_id as "eventId", sequence::text as sequence, topic, account_id as "accountId", symbol, payload
-  from execution.outbox o where o.sequence is not null and o.published_at is null
+  from execution.outbox o where o.sequence > (select published_sequence from execution.outbox_state where id = 1)
   -- o.sequence, not the text alias of the select list: text order would put 10 before 9
   order by o.sequence limit ${BATCH}`;
 
@@ -110,7 +112,7 @@ export class OutboxRelay {
 
   /**
    * null when another relay holds the lock. Three round trips when the backlog fits one batch: the lock; numbering and
-   * reading (one query string, one implicit transaction); marking, committing, then unlocking (one query string).
+   * reading (one query string, one implicit transaction); the watermark, committing, then unlocking (one query string).
    */
   private async tickUnderLock(): Promise<number | null> {
     const knex = this.db.orm.em.getConnection('write').getKnex();
@@ -127,17 +129,17 @@ export class OutboxRelay {
           await Promise.all(batch.map((event) => this.pubsub.engine.publish(this.pubsub.channel, event)));
           total += batch.length;
           this.published += batch.length;
-          // Sequences are numbers read from the table: safe to write into the statement.
-          const mark = `update execution.outbox set published_at = now() where sequence = any('{${batch.map((e) => e.sequence).join(',')}}'::bigint[])`;
+          // The batch's last (highest) sequence, a number read from the table: safe to write into the statement.
+          const watermark = `update execution.outbox_state set published_sequence = ${batch[batch.length - 1].sequence} where id = 1`;
           if (batch.length === BATCH) {
-            await conn.query(mark);
+            await conn.query(watermark);
             batch = await this.assignAndRead(conn);
             continue;
           }
           await this.prune(conn);
-          // The marks commit BEFORE the lock goes (explicit begin/commit): an unlock inside the string's implicit
+          // The watermark commits BEFORE the lock goes (explicit begin/commit): an unlock inside the string's implicit
           // transaction would free the lock before its commit, and the next relay would publish these rows again.
-          await conn.query(`begin; ${mark}; commit; select pg_advisory_unlock(${RELAY_LOCK})`);
+          await conn.query(`begin; ${watermark}; commit; select pg_advisory_unlock(${RELAY_LOCK})`);
           locked = false;
           break;
         }
@@ -154,20 +156,29 @@ export class OutboxRelay {
 
   /**
    * Numbers committed, unnumbered rows in the order they were written, after the last number handed out; then reads
-   * the numbered, unpublished rows in sequence order (one query string).
+   * the numbered rows above the watermark in sequence order (one query string).
    */
   private async assignAndRead(conn: PoolClient): Promise<PublishedEvent[]> {
     const results = (await conn.query(`${ASSIGN_SEQUENCES}; ${UNPUBLISHED}`)) as unknown as { rows: PublishedEvent[] }[];
     return results[1].rows;
   }
 
-  /** Published rows older than the retention go, a bounded batch at a time, at most once a minute. */
+  /**
+   * Published rows (at or below the watermark) written longer than the retention ago go, at most once a minute: of the
+   * 10,000 lowest published sequences, those past it. Retention counts from `created_at`, as no publish time is kept.
+   * Rows are numbered in about the order they were written (off by the longest transaction at most), so the oldest
+   * rows are the lowest sequences, found on the sequence index: a full look for old rows would read the whole table.
+   * `= any(array(...))`, not `in (...)`: the planner joined that to a scan of the whole table.
+   */
   private async prune(conn: PoolClient): Promise<void> {
     if (Date.now() - this.lastPrune < 60_000) return;
     this.lastPrune = Date.now();
     const { rowCount } = await conn.query(
-      `delete from execution.outbox where event_id in (
-         select event_id from execution.outbox where published_at < now() - $1 * interval '1 millisecond' limit 10000)`,
+      `delete from execution.outbox where event_id = any(array(
+         select event_id from (
+           select event_id, created_at from execution.outbox
+           where sequence <= (select published_sequence from execution.outbox_state where id = 1) order by sequence limit 10000) lowest
+         where created_at < now() - $1 * interval '1 millisecond'))`,
       [this.options.retentionMs],
     );
     if (rowCount) this.log.info({ pruned: rowCount }, 'pruned published outbox rows');

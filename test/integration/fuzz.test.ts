@@ -12,8 +12,8 @@ import { createOwnDatabase } from '../support/env';
 const SEED = Number(process.env.FUZZ_SEED ?? 20261127);
 const PER_OPERATION = Number(process.env.FUZZ_PER_OPERATION ?? 115);
 const KNOWN_CODES = new Set(['BAD_USER_INPUT', 'NOT_FOUND', 'CONFLICT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST']);
-/** What a request can write; without the columns background work updates on its own (the relay's sequence and
- * published_at, a key's last_used_at). */
+/** What a request can write; without the columns background work updates on its own (the relay's sequence, a key's
+ * last_used_at). */
 const TABLES = ['execution.accounts', 'execution.orders', 'execution.trades', 'execution.positions',
   '(select event_id, topic, account_id, symbol, payload from execution.outbox)',
   '(select key_id, name, role, key_hash, account_ids, revoked_at from execution.api_keys)',

@@ -129,15 +129,21 @@ describe('maintain retention', () => {
     expect(old.n).toBe(OLD);
     expect(recent.n).toBe(500);
 
-    const outbox = (count: number, publishedAgo: string | null) =>
+    // Written that long ago and numbered in that order (or not numbered); published: at or below the watermark.
+    const outbox = (count: number, writtenAgo: string, numbered = true) =>
       pg.query(
-        `insert into execution.outbox (event_id, topic, payload, created_at, published_at)
-         select gen_random_uuid(), 'TEST', '{}'::jsonb, now() - interval '3 days', now() - $2::interval from generate_series(1, $1::int)`,
-        [count, publishedAgo],
+        `with n as (update execution.outbox_state set last_sequence = last_sequence + $1 where $3 returning last_sequence - $1 as last)
+         insert into execution.outbox (event_id, topic, payload, created_at, sequence)
+         select gen_random_uuid(), 'TEST', '{}'::jsonb, now() - $2::interval, (select last from n) + g from generate_series(1, $1::int) g`,
+        [count, writtenAgo, numbered],
       );
+    const publishAll = () => pg.query(`update execution.outbox_state set published_sequence = last_sequence`);
     await outbox(30, '48 hours');
     await outbox(5, '1 hour');
-    await outbox(4, null); // never published, however old: kept
+    await publishAll();
+    // never published, however old: kept
+    await outbox(2, '3 days');
+    await outbox(2, '3 days', false);
     await pg.query(
       `insert into logging.audit_log ("timestamp", operation, result) select now() - interval '100 days', 'op', 'OK' from generate_series(1, 20)`,
     );
@@ -151,14 +157,26 @@ describe('maintain retention', () => {
     expect(await checksum('archived_system_logs')).toEqual(old);
     expect(await checksum('system_logs')).toEqual(recent);
     expect(await one(`select count(distinct id)::int as n from logging.archived_system_logs`)).toEqual({ n: OLD });
-    expect(await one(`select count(*)::int as n from execution.outbox where published_at is null`)).toEqual({ n: 4 });
-    expect(await one(`select count(*)::int as n from execution.outbox where published_at is not null`)).toEqual({ n: 5 });
+    const published = `sequence <= (select published_sequence from execution.outbox_state)`;
+    expect(await one(`select count(*)::int as n from execution.outbox where not coalesce(${published}, false)`)).toEqual({ n: 4 });
+    expect(await one(`select count(*)::int as n from execution.outbox where ${published}`)).toEqual({ n: 5 });
     // The audit log is only touched when asked for.
     expect(await one(`select count(*)::int as n from logging.audit_log`)).toEqual({ n: 20 });
 
     const again = await maintain(['retention', '--days', '30', '--outbox-hours', '24', '--batch-size', '1000']);
     expect(again.report.systemLogsArchived).toEqual({ rows: 0, batches: 0 });
     expect(again.report.outboxDeleted).toEqual({ rows: 0, batches: 0 });
+
+    // Batch after batch from the lowest sequence, up to the first rows inside the retention.
+    await pg.query(`delete from execution.outbox`);
+    await outbox(20, '48 hours');
+    await outbox(3, '1 hour');
+    await publishAll();
+    await outbox(2, '3 days');
+    const batched = await applyRetention(runtime.db, { days: 30, outboxHours: 24, batchSize: 7 });
+    expect(batched.outboxDeleted).toEqual({ rows: 20, batches: 3 });
+    expect(await one(`select count(*)::int as n from execution.outbox where created_at > now() - interval '1 day'`)).toEqual({ n: 3 });
+    expect(await one(`select count(*)::int as n from execution.outbox`)).toEqual({ n: 5 });
   });
 
   it('deletes old audit rows only with auditDays', async () => {

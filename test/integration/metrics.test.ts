@@ -152,6 +152,33 @@ describe('GET /metrics', () => {
     }
   });
 
+  it('counts unnumbered rows and rows above the relay watermark as the backlog, the oldest of them as the lag', async () => {
+    const own = await createOwnDatabase('tradeql_metrics_wm');
+    // Polls once at start, then not again within the test: only a wake publishes.
+    const solo = await startTestGateway({ DATABASE_URL: own.url, DATABASE_REPLICA_URLS: '', SYNC_ENABLED: 'false', OUTBOX_POLL_MS: '600000' });
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      await solo.gateway.relay.runOnce();
+      const sql = (q: string) => solo.runtime.db.em().execute(q);
+      // 1 published (an hour old), 3 numbered above the watermark (a minute old), 2 not numbered yet.
+      await sql(`insert into execution.outbox (event_id, topic, payload, created_at, sequence)
+                 select gen_random_uuid(), 'TEST', '{}', now() - case when g = 1 then interval '1 hour' else interval '1 minute' end, g
+                 from generate_series(1, 4) g`);
+      await sql(`update execution.outbox_state set last_sequence = 4, published_sequence = 1`);
+      await sql(`insert into execution.outbox (event_id, topic, payload, created_at)
+                 select gen_random_uuid(), 'TEST', '{}', now() - interval '10 seconds' from generate_series(1, 2)`);
+      const s = await scrape(solo);
+      expect(s.value('tradeql_outbox_backlog')).toBe(5);
+      expect(s.value('tradeql_outbox_relay_lag_seconds')).toBeGreaterThanOrEqual(60);
+      expect(s.value('tradeql_outbox_relay_lag_seconds')).toBeLessThan(600);
+      solo.gateway.relay.wake();
+      await until(solo, (x) => x.value('tradeql_outbox_backlog') === 0 && x.value('tradeql_outbox_relay_lag_seconds') === 0);
+    } finally {
+      await solo.stop();
+      await own.drop();
+    }
+  });
+
   it('answers within its time box when a replica never answers, and counts the failure', async () => {
     // Accepts connections and says nothing: a replica that hangs rather than refuses.
     const sockets = new Set<net.Socket>();

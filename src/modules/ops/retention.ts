@@ -3,8 +3,9 @@
  *  - logging.system_logs older than `days` move to logging.archived_system_logs (ids kept). Each batch is ONE
  *    statement in its own transaction: `delete ... returning` feeds the insert, so the archived rows are exactly
  *    the deleted rows; a failure rolls the whole batch back (nothing lost, nothing doubled).
- *  - execution.outbox rows published more than `outboxHours` ago are deleted. Unpublished rows are never touched;
- *    outbox_state keeps the last sequence, so pruning cannot make the relay reuse a number.
+ *  - execution.outbox rows published (at or below the relay's watermark, outbox_state.published_sequence) and
+ *    written more than `outboxHours` ago are deleted, lowest sequences first (see OutboxRelay.prune). Unpublished
+ *    rows are never touched; outbox_state keeps the last sequence, so pruning cannot make the relay reuse a number.
  *  - logging.audit_log rows older than `auditDays` are deleted (not archived: the audit trail's retention is a policy
  *    decision, so it only happens when asked for explicitly).
  * The cutoffs are taken once, at the start, from the database clock: rows that age past them during the run are
@@ -17,7 +18,7 @@ import { inTransaction } from '../../platform/transaction';
 export interface RetentionOptions {
   /** system_logs older than this many days are archived */
   days: number;
-  /** published outbox rows older than this many hours are deleted; omitted: the outbox is left alone */
+  /** published outbox rows written more than this many hours ago are deleted; omitted: the outbox is left alone */
   outboxHours?: number;
   /** audit_log rows older than this many days are deleted; omitted: the audit log is left alone */
   auditDays?: number;
@@ -76,12 +77,15 @@ export async function applyRetention(db: Database, options: RetentionOptions): P
   if (options.outboxHours !== undefined) {
     report.outboxDeleted = await inBatches(db, 'outbox', options.log, () => [
       `with gone as (
-         delete from execution.outbox where event_id in (
-           select event_id from execution.outbox where published_at is not null and published_at < ?::timestamptz
-           limit ? for update skip locked)
+         delete from execution.outbox where event_id = any(array(
+           select event_id from (
+             select event_id, created_at from execution.outbox
+             where sequence <= (select published_sequence from execution.outbox_state where id = 1)
+             order by sequence limit ? for update skip locked) lowest
+           where created_at < ?::timestamptz))
          returning 1)
        select count(*)::int as n from gone`,
-      [cut.outbox, batchSize],
+      [batchSize, cut.outbox],
     ]);
   }
 
