@@ -16,8 +16,6 @@ export interface Fill {
   respAt?: number;
   /** the database's clock when the trade event's outbox row was inserted: the transaction's last statement before COMMIT */
   commitAt?: number;
-  /** the database's clock when the relay marked the event published (after Redis acknowledged the publish) */
-  publishedAt?: number;
   tradeId?: string;
   error?: string;
 }

@@ -17,34 +17,38 @@ export function clockOffset(databaseUrl: string): Promise<{ offsetMs: number | n
   });
 }
 
-/** The outbox times of the run's trade events, by tradeId. */
-export function tradeEventTimes(databaseUrl: string, accountId: string): Promise<Map<string, { created: number; published: number }>> {
+/**
+ * The outbox insert times of the run's trade events, by tradeId. No publish time: the relay keeps a watermark, not a
+ * time per row (the baseline's arrivals are the relay's share, plus Redis delivery).
+ */
+export function tradeEventTimes(databaseUrl: string, accountId: string): Promise<Map<string, { created: number }>> {
   return withPg(databaseUrl, async (pg) => {
     const { rows } = await pg.query(
-      `select payload->'trade'->>'tradeId' as "tradeId", (extract(epoch from created_at) * 1000)::text as created,
-              (extract(epoch from published_at) * 1000)::text as published
+      `select payload->'trade'->>'tradeId' as "tradeId", (extract(epoch from created_at) * 1000)::text as created
        from execution.outbox where topic = 'TRADE_EXECUTED' and account_id = $1`,
       [accountId],
     );
-    return new Map(rows.map((r: { tradeId: string; created: string; published: string | null }) =>
-      [String(r.tradeId), { created: Number(r.created), published: r.published === null ? NaN : Number(r.published) }]));
+    return new Map(rows.map((r: { tradeId: string; created: string }) => [String(r.tradeId), { created: Number(r.created) }]));
   });
 }
 
 /** The outbox as the database has it at the end, and the rows around the first anomalies on the channel. */
 export function outboxSummary(databaseUrl: string, around: string[]) {
   return withPg(databaseUrl, async (pg) => {
+    // Published: at or below the relay's watermark.
     const { rows: [totals] } = await pg.query(
-      `select count(*)::int as rows, count(*) filter (where sequence is null)::int as unsequenced,
-              count(*) filter (where published_at is null)::int as unpublished, max(sequence)::text as "maxSequence",
-              (count(sequence) - count(distinct sequence))::int as "repeatedSequences",
-              (select last_sequence::text from execution.outbox_state where id = 1) as "lastSequence"
+      `with s as (select last_sequence, published_sequence from execution.outbox_state where id = 1)
+       select count(*)::int as rows, count(*) filter (where sequence is null)::int as unsequenced,
+              count(*) filter (where sequence is null or sequence > (select published_sequence from s))::int as unpublished,
+              max(sequence)::text as "maxSequence", (count(sequence) - count(distinct sequence))::int as "repeatedSequences",
+              (select last_sequence::text from s) as "lastSequence", (select published_sequence::text from s) as "publishedSequence"
        from execution.outbox`,
     );
     const neighbourhood = around.length
       ? (await pg.query(
-        `select o.sequence::text as seq, o.topic, o.created_at as "createdAt", o.published_at as "publishedAt" from execution.outbox o
-         where exists (select 1 from unnest($1::bigint[]) a where o.sequence between a - 3 and a + 3) order by o.sequence`,
+        `select o.sequence::text as seq, o.topic, o.created_at as "createdAt", o.sequence <= s.published_sequence as published
+         from execution.outbox o, execution.outbox_state s
+         where s.id = 1 and exists (select 1 from unnest($1::bigint[]) a where o.sequence between a - 3 and a + 3) order by o.sequence`,
         [around],
       )).rows
       : [];

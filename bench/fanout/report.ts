@@ -44,7 +44,6 @@ export function printTable(r: Result): void {
   lines.push(`ratio gateway / baseline: from commit p50 ${r.ratio.fromCommit.p50}x, p99 ${r.ratio.fromCommit.p99}x; ` +
     `from response p50 ${r.ratio.fromResponse.p50}x, p99 ${r.ratio.fromResponse.p99}x`);
   lines.push(`per fill, commit -> the last of ${r.options.subscribers} subscribers: ${spread(r.subscribers.lastOfNFromCommitMs)}`);
-  lines.push(`per fill, commit -> relay marked it published: ${spread(l.relayPublishedAfterCommitMs)}`);
   lines.push(`executeTrade round trip: ${spread(l.executeTradeMs)}; ` +
     `response after commit: p50 ${f(l.responseAfterCommitMs.p50)} ms, p99 ${f(l.responseAfterCommitMs.p99)} ms`);
   for (const g of ['A', 'B'] as const) {

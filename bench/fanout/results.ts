@@ -58,7 +58,6 @@ export function buildResult(m: Measurements) {
   const redis = sRedis.stats(ok.length, baseline.duplicates);
   // per fill: from its commit until the last of all N subscribers had it (only fills that reached everyone)
   const lastOfN = dist(ok.map((f, t) => Math.max(wa.perFillLast[t], wb.perFillLast[t]) - f.commitAt!).filter((x) => !Number.isNaN(x)));
-  const relay = dist(ok.map((f) => f.publishedAt! - f.commitAt!).filter((x) => !Number.isNaN(x)));
   const responseAfterCommit = dist(ok.map((f) => f.respAt! - f.commitAt!));
   const ratio = {
     fromCommit: ratioOf(all.fromCommitMs, redis.fromCommitMs),
@@ -72,7 +71,7 @@ export function buildResult(m: Measurements) {
   const timeline = ok.map((f, t) => ({
     index: f.index, via: f.via, tradeId: f.tradeId,
     sentMs: round(f.sentAt! - m.loadStartedAt), executeTradeMs: round(f.respAt! - f.sentAt!), commitAfterSendMs: round(f.commitAt! - f.sentAt!),
-    responseAfterCommitMs: round(f.respAt! - f.commitAt!), publishedAfterCommitMs: round(f.publishedAt! - f.commitAt!),
+    responseAfterCommitMs: round(f.respAt! - f.commitAt!),
     baselineMs: round((baseline.arrivals.get(f.tradeId!) ?? NaN) - f.commitAt!),
     firstSubscriberMs: round(Math.min(wa.perFillFirst[t], wb.perFillFirst[t]) - f.commitAt!),
     lastSubscriberMs: round(Math.max(wa.perFillLast[t], wb.perFillLast[t]) - f.commitAt!),
@@ -99,7 +98,6 @@ export function buildResult(m: Measurements) {
       fillErrors: failed.slice(0, 5).map((f) => f.error),
       executeTradeMs: dist(ok.map((f) => f.respAt! - f.sentAt!)),
       responseAfterCommitMs: responseAfterCommit,
-      relayPublishedAfterCommitMs: relay,
     },
     subscribers: {
       all, A: sA.stats(ok.length * ca.subscribers, ca.duplicates), B: sB.stats(ok.length * cb.subscribers, cb.duplicates),

@@ -66,7 +66,7 @@ export async function run(opts: Options): Promise<number> {
   const times = await tradeEventTimes(databaseUrl, accountId);
   for (const f of ok) {
     const t = times.get(f.tradeId!);
-    if (t) (f.commitAt = t.created), (f.publishedAt = t.published);
+    if (t) f.commitAt = t.created;
   }
   const noEvent = ok.filter((f) => f.commitAt === undefined);
   if (noEvent.length) throw new BenchError(`${noEvent.length} committed fills have no TRADE_EXECUTED outbox row (first: trade ${noEvent[0].tradeId})`);

@@ -152,7 +152,8 @@ delete from execution.trades where account_id like 'BW-%';
 delete from execution.positions where account_id like 'BW-%';
 delete from execution.orders where account_id like 'BW-%';
 delete from execution.accounts where account_id like 'BW-%';
-delete from execution.outbox where published_at is not null or account_id like 'BW-%' or topic = 'MARKET_DATA_UPDATED';
+delete from execution.outbox where sequence <= (select published_sequence from execution.outbox_state where id = 1)
+  or account_id like 'BW-%' or topic = 'MARKET_DATA_UPDATED';
 delete from execution.api_keys where name in ('bench reads', 'bench writes');
 `;
 
