@@ -31,6 +31,17 @@ export function encodeCursor(parts: readonly string[]): string {
   return scratch.toString('base64url', 0, n);
 }
 
+/** encodeCursor([String(n)]) for a numeric key (a bar's time), without the array and the string: once per bar of a page. */
+export function encodeNumberCursor(n: number): string {
+  if (!Number.isSafeInteger(n)) return encodeCursor([String(n)]);
+  let at = 0;
+  if (n < 0) scratch[at++] = 45; // '-'
+  let digits = 1;
+  for (let rest = Math.abs(n); rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  for (let i = at + digits - 1, rest = Math.abs(n); i >= at; i--, rest = Math.floor(rest / 10)) scratch[i] = 48 + (rest % 10);
+  return scratch.toString('base64url', 0, at + digits);
+}
+
 export function decodeCursor(after: string | null | undefined, arity: number, check: (parts: string[]) => boolean): string[] | null {
   if (after === null || after === undefined) return null;
   const parts = Buffer.from(after, 'base64url').toString('utf8').split('|');
@@ -45,8 +56,9 @@ export interface Connection<T> {
 
 /** Builds a connection from up to `size + 1` rows fetched in page order. */
 export function toConnection<T>(rows: T[], size: number, cursorOf: (row: T) => string): Connection<T> {
-  const page = rows.length > size ? rows.slice(0, size) : rows;
-  const edges = page.map((node) => ({ cursor: cursorOf(node), node }));
+  const count = Math.min(rows.length, size);
+  const edges: Connection<T>['edges'] = new Array(count);
+  for (let i = 0; i < count; i++) edges[i] = { cursor: cursorOf(rows[i]), node: rows[i] };
   return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.length ? edges[edges.length - 1].cursor : null } };
 }
 

@@ -1,6 +1,6 @@
 /** Cursors are held by clients: their encoding must never change. The old code is the reference. */
 import { randomUUID } from 'node:crypto';
-import { decodeCursor, encodeCursor, isUuid } from '../../src/platform/pagination';
+import { decodeCursor, encodeCursor, encodeNumberCursor, isUuid, toConnection } from '../../src/platform/pagination';
 
 const oldEncodeCursor = (parts: string[]): string => Buffer.from(parts.join('|'), 'utf8').toString('base64url');
 const oldIsUuid = (s: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
@@ -26,6 +26,31 @@ describe('encodeCursor', () => {
   it('round-trips through decodeCursor', () => {
     const parts = ['1764253800123456', randomUUID()];
     expect(decodeCursor(encodeCursor(parts), 2, () => true)).toEqual(parts);
+  });
+});
+
+describe('encodeNumberCursor', () => {
+  it('encodes as encodeCursor([String(n)]) did', () => {
+    const numbers = [0, -0, 1, 9, 10, 99, 100, -1, -10, 1764253800000, -62198755200000, Date.UTC(1800, 0, 1), Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER,
+      2 ** 53, 1e21, 1.5, -0.25, Number.NaN, Infinity, -Infinity];
+    for (let i = 0; i < 5000; i++) numbers.push(Math.floor((rnd() - 0.3) * 10 ** int(17)));
+    for (const n of numbers) expect([n, encodeNumberCursor(n)]).toEqual([n, oldEncodeCursor([String(n)])]);
+  });
+});
+
+describe('toConnection', () => {
+  it('pages as before: at most `size` edges, whether more follow, the last cursor', () => {
+    const old = <T>(rows: T[], size: number, cursorOf: (row: T) => string) => {
+      const page = rows.length > size ? rows.slice(0, size) : rows;
+      const edges = page.map((node) => ({ cursor: cursorOf(node), node }));
+      return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.length ? edges[edges.length - 1].cursor : null } };
+    };
+    for (const count of [0, 1, 2, 3, 4]) {
+      for (const size of [1, 2, 3]) {
+        const rows = Array.from({ length: count }, (_, i) => ({ id: i }));
+        expect(toConnection(rows, size, (r) => `c${r.id}`)).toEqual(old(rows, size, (r) => `c${r.id}`));
+      }
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 /** Market-data reads (keyset pages of bars at any timeframe) and batch ingestion. */
-import { decodeCursor, encodeCursor, isDigits, pageSize, toConnection, type Connection } from '../../platform/pagination';
+import { decodeCursor, encodeNumberCursor, isDigits, pageSize, toConnection, type Connection } from '../../platform/pagination';
 import { inTransaction } from '../../platform/transaction';
 import { auditInsert } from '../../platform/audit';
 import { eventsInsert } from '../../platform/outbox';
@@ -104,5 +104,5 @@ export class MarketDataService {
 }
 
 function cursorOf(row: BarRow): string {
-  return encodeCursor([String(utcMillis(row.timestamp))]);
+  return encodeNumberCursor(utcMillis(row.timestamp));
 }
