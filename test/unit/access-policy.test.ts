@@ -15,12 +15,13 @@ const order = (orderId: string, accountId: string) => ({
 });
 const trade = (tradeId: string, orderId: string, accountId: string) => ({ tradeId, orderId, accountId, symbol: 'AAPL', side: 'BUY', quantity: '1', price: '1', executedAt: new Date(0) });
 
-const schema = applyAccessPolicy(makeExecutableSchema({
+/** Resolvers handing out the page's orders, and for each order trades and an account of both accounts. */
+const mixedSchema = (pageAccounts: string[]) => applyAccessPolicy(makeExecutableSchema({
   typeDefs: loadTypeDefs(),
   resolvers: {
     Query: {
       // narrowed to the key's accounts by the policy (readOwn); this resolver ignores that on purpose
-      orders: () => ({ edges: [order('o-a', 'A'), order('o-b', 'B')].map((node) => ({ cursor: node.orderId, node })), pageInfo: { hasNextPage: false, endCursor: null } }),
+      orders: () => ({ edges: pageAccounts.map((a) => order(`o-${a.toLowerCase()}`, a)).map((node) => ({ cursor: node.orderId, node })), pageInfo: { hasNextPage: false, endCursor: null } }),
       trades: () => ({ edges: [{ cursor: 't', node: trade('1', 'o-b', 'A') }], pageInfo: { hasNextPage: false, endCursor: null } }),
     },
     Order: {
@@ -31,6 +32,8 @@ const schema = applyAccessPolicy(makeExecutableSchema({
     Trade: { order: (t: { orderId: string }) => Promise.resolve(order(t.orderId, 'B')) },
   },
 }));
+const schema = mixedSchema(['A', 'B']);
+const pageOfA = mixedSchema(['A']);
 
 // The same objects handed out through promises (as DataLoaders hand them out), and a failing field.
 const promisedSchema = applyAccessPolicy(makeExecutableSchema({
@@ -61,10 +64,16 @@ const run = async (query: string, on = schema) => {
 };
 
 describe('access policy: objects of another account', () => {
-  it('are refused where a list, a nested field or a promise hands them out', async () => {
-    for (const [selection, path] of [['', 'orders.edges.1.node'], ['trades { tradeId }', 'orders.edges.0.node.trades'], ['account { accountId }', 'orders.edges.0.node.account']]) {
-      const { data, errors } = await run(`{ orders { edges { node { orderId ${selection} } } } }`);
-      expect(errors).toContainEqual({ path, code: 'FORBIDDEN' });
+  it('are refused where a page, a list, a nested field or a promise hands them out', async () => {
+    // A page holding another account's order is refused whole (checked where the page is returned, not per edge).
+    for (const selection of ['', 'trades { tradeId }']) {
+      const page = await run(`{ orders { edges { cursor node { orderId ${selection} } } } }`);
+      expect(page.errors).toEqual([{ path: 'orders', code: 'FORBIDDEN' }]);
+      expect(page.data).toBeNull();
+    }
+    for (const [selection, path] of [['trades { tradeId }', 'orders.edges.0.node.trades'], ['account { accountId }', 'orders.edges.0.node.account']]) {
+      const { data, errors } = await run(`{ orders { edges { node { orderId ${selection} } } } }`, pageOfA);
+      expect(errors).toEqual([{ path, code: 'FORBIDDEN' }]);
       expect(JSON.stringify(data ?? null)).not.toMatch(/o-b|"B"|"3"/);
     }
   });
