@@ -15,6 +15,7 @@ import type { OrderStatus } from './orders/order-lifecycle';
 import type { Connection } from '../platform/pagination';
 import { PositionsService } from './positions/positions.service';
 import type { PositionRow } from './positions/positions.repository';
+import { PreloadingLoader } from './preloading-loader';
 
 export interface Services {
   accounts: AccountsService;
@@ -38,9 +39,10 @@ export interface AccountOrdersArgs {
 
 /** One batch per field per request: N parents cost one statement, whatever N. */
 export interface Loaders {
-  account: DataLoader<string, AccountRow | null>;
+  /** loaded ahead for a page of orders that selects them (Query.orders) */
+  account: PreloadingLoader<string, AccountRow | null>;
   order: DataLoader<string, OrderRow | null>;
-  tradesOfOrder: DataLoader<string, TradeRow[]>;
+  tradesOfOrder: PreloadingLoader<string, TradeRow[]>;
   positionsOfAccount: DataLoader<string, PositionRow[]>;
   latestClose: DataLoader<string, string | null>;
   ordersOfAccount(args: AccountOrdersArgs): DataLoader<string, Connection<OrderRow>>;
@@ -54,7 +56,7 @@ export function createLoaders(scope: Scope, s: Services, options: { cache?: bool
   const cache = options.cache ?? true;
   const byArgs = new Map<string, DataLoader<string, Connection<OrderRow>>>();
   return {
-    account: new DataLoader(async (ids) => {
+    account: new PreloadingLoader(async (ids) => {
       const found = await s.accounts.byIds(scope, ids);
       return ids.map((id) => found.get(id) ?? null);
     }, { cache }),
@@ -62,7 +64,7 @@ export function createLoaders(scope: Scope, s: Services, options: { cache?: bool
       const found = await s.orders.ordersByIds(scope, ids);
       return ids.map((id) => found.get(id) ?? null);
     }, { cache }),
-    tradesOfOrder: new DataLoader(async (ids) => {
+    tradesOfOrder: new PreloadingLoader(async (ids) => {
       const found = await s.orders.tradesOfOrders(scope, ids);
       return ids.map((id) => found.get(id) ?? []);
     }, { cache }),

@@ -1,6 +1,7 @@
 /** GraphQL <-> positions service; valuations at the latest close through a batched loader. */
 import type { RequestContext } from '../index';
 import { NotFoundError } from '../../platform/errors';
+import { required } from '../preloading-loader';
 import { markToMarket } from './position-math';
 import type { PositionRow } from './positions.repository';
 
@@ -16,7 +17,7 @@ export const positionsResolvers = {
   Position: {
     marketValue: async (p: PositionRow, _: unknown, ctx: Ctx) => (await valuation(p, ctx)).marketValue,
     unrealizedPnl: async (p: PositionRow, _: unknown, ctx: Ctx) => (await valuation(p, ctx)).unrealizedPnl,
-    account: async (p: PositionRow, _: unknown, ctx: Ctx) =>
-      (await ctx.loaders.account.load(p.accountId)) ?? Promise.reject(new NotFoundError('account', p.accountId)),
+    account: (p: PositionRow, _: unknown, ctx: Ctx) =>
+      required(ctx.loaders.account.load(p.accountId), () => new NotFoundError('account', p.accountId)),
   },
 };
