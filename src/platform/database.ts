@@ -15,6 +15,42 @@ export type ReadTarget = 'replica' | 'primary';
 
 type Row = Record<string, any>;
 
+/** A statement as the metrics see it (src/platform/metrics.ts): where it ran, its SQL, how long it took. */
+export interface TimedStatement {
+  connection: 'primary' | 'replica';
+  /** the SQL as it was written: placeholders, never the bound values (reads under access: the text sent) */
+  sql: string;
+  ms: number;
+  failed: boolean;
+}
+
+/** What Database needs of a pg client and of knex's pool of them. */
+interface PgResult<T> {
+  rows: T[];
+}
+interface PgClient {
+  query<T>(text: string, values?: readonly unknown[]): Promise<PgResult<T> | PgResult<T>[]>;
+}
+interface KnexPool {
+  acquireConnection(): Promise<PgClient>;
+  releaseConnection(client: PgClient): unknown;
+}
+
+/** knex's `?` placeholders as pg's `$n`, once per distinct statement (the reads' SQL is a fixed set of texts). */
+const numberedText = new Map<string, string>();
+const MAX_NUMBERED_TEXTS = 1000;
+
+function numbered(sql: string): string {
+  let text = numberedText.get(sql);
+  if (text === undefined) {
+    let n = 0;
+    text = sql.replace(/\?/g, () => `$${++n}`);
+    if (numberedText.size >= MAX_NUMBERED_TEXTS) numberedText.clear();
+    numberedText.set(sql, text);
+  }
+  return text;
+}
+
 export interface QueryObserver {
   onRead?(target: ReadTarget): void;
   /** which replica (0-based) this caller reads from; a random one otherwise */
@@ -40,6 +76,12 @@ export class Database {
 
   /** Called with where each read was served (metrics). */
   readonly readListeners: ((target: ReadTarget) => void)[] = [];
+
+  /**
+   * Called with every read this class runs on a pg client itself, which knex's events do not see (the metrics'
+   * StatementTimer listens here and to knex), in the async context of the caller.
+   */
+  readonly statementListeners = new Set<(statement: TimedStatement) => void>();
 
   /** The primary's connection and every replica's (MikroORM keeps replicas in a protected field). */
   connections() {
@@ -93,28 +135,65 @@ export class Database {
     return this.connections().length - 1;
   }
 
+  /**
+   * One read on a pg client taken from knex's pool, without knex's query runner: reads are most of the traffic, and
+   * the runner (its builder, events, uid and placeholder rewrite per call) cost as much CPU as pg itself on a small
+   * read. Statements are counted and timed here instead (statementListeners).
+   */
   private async execute<T>(target: ReadTarget, sql: string, params: unknown[], replica?: number, access?: DbAccess): Promise<T[]> {
     const connections = this.connections();
-    const connection = target === 'primary' || connections.length === 1
-      ? connections[0]
-      : connections[1 + ((replica ?? Math.floor(Math.random() * (connections.length - 1))) % (connections.length - 1))];
-    if (!access) {
-      // Bound parameters (the extended protocol), as a plain pg client sends them: MikroORM's execute inlines them into
-      // the text, which cost 10-20% of the gateway's CPU on market-data reads (measured on md-m1 and md-h1).
+    const index = target === 'primary' || connections.length === 1
+      ? 0
+      : 1 + ((replica ?? Math.floor(Math.random() * (connections.length - 1))) % (connections.length - 1));
+    const connection = connections[index];
+    // knex's identifier placeholder and escaped question mark: left to knex (our reads use neither).
+    if (sql.includes('??') || sql.includes('\\?')) return this.executeOnKnex<T>(connection, sql, params, access);
+    // Under access: the prelude and the read in one round trip (see withAccess), as one simple-protocol text whose
+    // errors come as PostgreSQL gave them. Otherwise bound parameters (the extended protocol): inlining them into the
+    // text, as MikroORM's execute does, cost 10-20% of the gateway's CPU on market-data reads.
+    const text = access ? accessRead(sql, params, access, connection.getPlatform()) : numbered(sql);
+    const pool = connection.getKnex().client as unknown as KnexPool;
+    const client = await pool.acquireConnection();
+    this.statementCount++;
+    const started = performance.now();
+    let failed = true;
+    try {
+      const result = access ? await client.query<T>(text) : await client.query<T>(text, params);
+      failed = false;
+      return Array.isArray(result) ? result[result.length - 1].rows : result.rows;
+    } catch (error) {
+      // As em.execute throws them (a DriverException, mapped by db-errors.ts); connection failures as they come, for
+      // the replica fallback in read().
+      if (access || !(error instanceof Error) || isConnectionError(error)) throw error;
+      throw connection.getPlatform().getExceptionConverter().convertException(error);
+    } finally {
+      pool.releaseConnection(client);
+      this.timed({ connection: index === 0 ? 'primary' : 'replica', sql: access ? text : sql, ms: performance.now() - started, failed });
+    }
+  }
+
+  private timed(statement: TimedStatement): void {
+    for (const listener of this.statementListeners) {
       try {
-        const result = (await connection.getKnex().raw(sql, params as any[])) as { rows: T[] };
-        return result.rows;
-      } catch (error) {
-        // As em.execute throws them (a DriverException, mapped by db-errors.ts); connection failures as they come, for
-        // the replica fallback in read().
-        if (error instanceof DriverException || !(error instanceof Error) || isConnectionError(error)) throw error;
-        throw connection.getPlatform().getExceptionConverter().convertException(error);
+        listener(statement);
+      } catch {
+        // A listener's failure must never fail the read.
       }
     }
-    // The prelude and the read in one round trip (see withAccess): the text MikroORM's connection.execute sent, sent the
-    // same way (knex, no bindings), its errors as they came from it (not converted). Two results, the read's is the last.
-    const results = (await connection.getKnex().raw(accessRead(sql, params, access, connection.getPlatform()))) as { rows: T[] }[];
-    return results[results.length - 1].rows;
+  }
+
+  /** The same read through knex (its events count and time it). */
+  private async executeOnKnex<T>(connection: ReturnType<Database['connections']>[number], sql: string, params: unknown[], access?: DbAccess): Promise<T[]> {
+    if (access) {
+      const results = (await connection.getKnex().raw(accessRead(sql, params, access, connection.getPlatform()))) as { rows: T[] }[];
+      return results[results.length - 1].rows;
+    }
+    try {
+      return ((await connection.getKnex().raw(sql, params as any[])) as { rows: T[] }).rows;
+    } catch (error) {
+      if (error instanceof DriverException || !(error instanceof Error) || isConnectionError(error)) throw error;
+      throw connection.getPlatform().getExceptionConverter().convertException(error);
+    }
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,9 @@
  * or dead database makes a scrape report less, never hang.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Database, ReadTarget } from './database';
+import type { Database, ReadTarget, TimedStatement } from './database';
+
+export type { TimedStatement } from './database';
 import type { Logger } from './logger';
 import { isControlStatement } from './db-access';
 
@@ -54,24 +56,20 @@ const REPLICA_LAG_SQL = `
   select case when pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() then 0
               else coalesce(greatest(0, extract(epoch from now() - pg_last_xact_replay_timestamp())), 0) end as lag`;
 
-export interface TimedStatement {
-  connection: 'primary' | 'replica';
-  /** the SQL as knex sent it: placeholders, never the bound values */
-  sql: string;
-  ms: number;
-  failed: boolean;
-}
-
 /**
- * Times every statement on the database's connections from knex's events ('query' to 'query-response' or
- * 'query-error', matched by the query's uid), once, for every listener: the metrics and the query-performance
- * tracking. Listeners are called in the async context of the call that ran the statement.
+ * Times every statement on the database's connections, once, for every listener: the metrics and the
+ * query-performance tracking. Statements run through knex (units of work, transactions) are timed from knex's events
+ * ('query' to 'query-response' or 'query-error', matched by the query's uid); the reads Database runs on a pg client
+ * itself, by Database. Listeners are called in the async context of the call that ran the statement.
  */
 export class StatementTimer {
   private readonly listeners = new Set<(statement: TimedStatement) => void>();
   private readonly detach: (() => void)[] = [];
 
   constructor(db: Database) {
+    const forward = (statement: TimedStatement) => this.emit(statement);
+    db.statementListeners.add(forward);
+    this.detach.push(() => db.statementListeners.delete(forward));
     db.connections().forEach((connection, i) => {
       const kind = i === 0 ? 'primary' : 'replica';
       const started = new Map<string, number>();
@@ -86,14 +84,7 @@ export class StatementTimer {
         const start = query?.__knexQueryUid ? started.get(query.__knexQueryUid) : undefined;
         if (start === undefined) return;
         started.delete(query!.__knexQueryUid!);
-        const timed = { connection: kind, sql: query!.sql ?? '', ms: performance.now() - start, failed } as const;
-        for (const listener of this.listeners) {
-          try {
-            listener(timed);
-          } catch {
-            // Runs inside knex's event: a listener's failure must never fail the statement.
-          }
-        }
+        this.emit({ connection: kind, sql: query!.sql ?? '', ms: performance.now() - start, failed });
       };
       const onResponse = (_response: unknown, query: KnexQuery) => onDone(query, false);
       const onError = (_error: unknown, query: KnexQuery) => onDone(query, true);
@@ -103,6 +94,16 @@ export class StatementTimer {
         knex.off('query', onQuery).off('query-response', onResponse).off('query-error', onError);
       });
     });
+  }
+
+  private emit(statement: TimedStatement): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(statement);
+      } catch {
+        // Runs inside knex's event or Database's read: a listener's failure must never fail the statement.
+      }
+    }
   }
 
   /** Returns the function that stops listening. */
