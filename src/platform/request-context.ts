@@ -60,6 +60,22 @@ export function describeOperation(
   };
 }
 
+/**
+ * describeOperation remembered per document and operation name: Apollo keeps one parsed document per query text, so
+ * each distinct operation is described once (graphql-ws parses every subscription anew: those are described each time).
+ */
+export function operationDescriber(serviceOf: (type: RootType, field: string) => string | undefined) {
+  const known = new WeakMap<DocumentNode, Map<string, { service: string; operation: string }>>();
+  return (document: DocumentNode, operationName: string | null | undefined): { service: string; operation: string } => {
+    let byName = known.get(document);
+    if (!byName) known.set(document, (byName = new Map()));
+    const key = operationName ?? '';
+    let described = byName.get(key);
+    if (!described) byName.set(key, (described = describeOperation(document, operationName, serviceOf)));
+    return described;
+  };
+}
+
 /** An async iterable whose every step runs in `store` (graphql-ws pulls subscription events from its own loop). */
 function bindIterable<T>(store: RequestStore, iterable: AsyncIterable<T>): AsyncGenerator<T> {
   const it = iterable[Symbol.asyncIterator]();

@@ -39,7 +39,7 @@ import { Drain } from './drain';
 import { DEFAULT_QUERY_LIMITS, costLimitPlugin, limitRules, wsOperationGuard, type QueryLimits } from './query-limits';
 import { DEFAULT_MAX_BODY_BYTES, httpSecurity } from './http-security';
 import { GatewayMetrics, StatementTimer } from '../platform/metrics';
-import { background, contextualExecution, describeOperation, requestContext, rootFieldServices } from '../platform/request-context';
+import { background, contextualExecution, operationDescriber, requestContext, rootFieldServices } from '../platform/request-context';
 import { QueryPerformance } from '../platform/query-performance';
 import { SystemLog } from '../platform/system-log';
 import { accountsResolvers } from '../modules/accounts/accounts.resolvers';
@@ -130,6 +130,7 @@ const serviceOf = rootFieldServices({
   accounts: accountsResolvers, analytics: analyticsResolvers, 'market-data': marketDataResolvers, ops: opsResolvers,
   orders: ordersResolvers, positions: positionsResolvers, subscriptions: subscriptionResolvers,
 });
+const describeOperation = operationDescriber(serviceOf);
 
 /** Names the request's context (set by the /graphql middleware) after its operation, once Apollo has found it. */
 const operationContextPlugin: ApolloServerPlugin<RequestContext> = {
@@ -137,7 +138,7 @@ const operationContextPlugin: ApolloServerPlugin<RequestContext> = {
     return {
       async didResolveOperation({ document, operationName }) {
         const store = requestContext.getStore();
-        if (store) Object.assign(store, describeOperation(document, operationName, serviceOf));
+        if (store) Object.assign(store, describeOperation(document, operationName));
       },
     };
   },
@@ -195,7 +196,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const context = (principal: Principal, requestId: string, cache: boolean, consistency: ConsistencyOptions = {}, prefer: ReadTarget = 'replica'): RequestContext => {
     const access = accessOf(principal);
-    const scope = { db, reads: new ReadSession(db, prefer, consistency, access), log: log.child({ requestId, keyId: principal.keyId }), outbox, access };
+    // The request's logger is made when something logs: most requests never do, and a pino child costs its bindings
+    // and redaction setup.
+    let requestLog: Logger | undefined;
+    const scope = {
+      db, reads: new ReadSession(db, prefer, consistency, access), outbox, access,
+      get log(): Logger {
+        return (requestLog ??= log.child({ requestId, keyId: principal.keyId }));
+      },
+    };
     return { scope, services, loaders: createLoaders(scope, services, { cache }), hub, requestId, principal };
   };
   const consistencyMemory = new ConsistencyMemory(options.consistencyMemoryMs ?? 10_000);
@@ -239,7 +248,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     withWsMetrics(metrics, {
       schema,
       // Each operation, and each event of a subscription, runs in its request's context.
-      ...contextualExecution((args) => ({ requestId: (args.contextValue as RequestContext).requestId, ...describeOperation(args.document, args.operationName, serviceOf) })),
+      ...contextualExecution((args) => ({ requestId: (args.contextValue as RequestContext).requestId, ...describeOperation(args.document, args.operationName) })),
       // The key comes in connection_init's payload ({ authorization: "Bearer tq_…" }); the socket closes before any
       // subscription starts without one (4401) or with one that is not valid (4403).
       onConnect: async (ctx) => {

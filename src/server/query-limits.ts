@@ -22,6 +22,7 @@ import {
   parse,
   specifiedRules,
   validate,
+  visit,
   type DocumentNode,
   type ExecutionArgs,
   type FragmentDefinitionNode,
@@ -135,9 +136,40 @@ export function queryCost(schema: GraphQLSchema, document: DocumentNode, operati
   return root ? cost(root, operation.selectionSet) : 0;
 }
 
+/** The variables a document's cost can depend on: those given as `first` (in the operation or its fragments). */
+function pageVariables(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  visit(document, {
+    Argument(node) {
+      if (node.name.value === 'first' && node.value.kind === Kind.VARIABLE) names.add(node.value.name.value);
+    },
+  });
+  return [...names];
+}
+
+/**
+ * queryCost, remembered per operation and values of its page variables: Apollo keeps one parsed document per query
+ * text, so a client sending the same query pays for the walk once per distinct page size, not once per request.
+ */
+const knownCosts = new WeakMap<OperationDefinitionNode, { variables: string[]; costs: Map<string, number> }>();
+const MAX_COSTS_PER_OPERATION = 64;
+
+function rememberedCost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown> | null | undefined): number {
+  let known = knownCosts.get(operation);
+  if (!known) knownCosts.set(operation, (known = { variables: pageVariables(document), costs: new Map() }));
+  const key = known.variables.length ? JSON.stringify(known.variables.map((name) => variables?.[name] ?? null)) : '';
+  let cost = known.costs.get(key);
+  if (cost === undefined) {
+    cost = queryCost(schema, document, operation, variables);
+    if (known.costs.size >= MAX_COSTS_PER_OPERATION) known.costs.clear();
+    known.costs.set(key, cost);
+  }
+  return cost;
+}
+
 /** The cost refusal, or null when the operation is within the limit. */
 export function checkCost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown> | null | undefined, maxCost: number): GraphQLError | null {
-  const found = queryCost(schema, document, operation, variables);
+  const found = rememberedCost(schema, document, operation, variables);
   if (found <= maxCost) return null;
   return new GraphQLError(
     `Query cost limit of ${maxCost} exceeded, found ${found}. A field costs 1 plus its selections times the items it returns: ` +

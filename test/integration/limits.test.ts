@@ -118,6 +118,20 @@ describe('query limits over HTTP', () => {
     refused(await gw.post(withDefault, { a }), 'GRAPHQL_VALIDATION_FAILED', /found 50079\./);
     expect((await gw.post(withDefault, { a, n: 3 })).errors).toBeUndefined();
   });
+
+  it('cost is remembered per document and page size, never across page sizes (a variable in a fragment too)', async () => {
+    const a = uniqueId('none');
+    // The same text each time: Apollo keeps its parsed document, and the cost is remembered per value of $n.
+    for (const [n, passes] of [[510, true], [511, false], [510, true], [null, true], [511, false]] as const) {
+      const r = await gw.post(costly('$n'), { a, n });
+      if (passes) expect(r.errors).toBeUndefined();
+      else refused(r, 'GRAPHQL_VALIDATION_FAILED', /found 50079\./);
+    }
+    const inFragment = costly('$n').replace(/\{ orders\(accountId: \$a, first: \$n\)/, '{ ...page } fragment page on Query { orders(accountId: $a, first: $n)');
+    expect((await gw.post(inFragment, { a, n: 510 })).errors).toBeUndefined();
+    refused(await gw.post(inFragment, { a, n: 511 }), 'GRAPHQL_VALIDATION_FAILED', /found 50079\./);
+    expect((await gw.post(inFragment, { a, n: 510 })).errors).toBeUndefined();
+  });
 });
 
 describe('query limits over WebSocket', () => {
