@@ -56,8 +56,10 @@ export function graphqlHttpHandler<TContext extends BaseContext>(options: Graphq
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;
     if (response.body.kind === 'complete') {
-      res.setHeader('content-length', Buffer.byteLength(response.body.string));
-      res.end(response.body.string);
+      // Encoded once: given the string, node:http would measure it, then join it to the header text and encode that.
+      const body = Buffer.from(response.body.string);
+      res.setHeader('content-length', body.length);
+      res.end(body);
       return;
     }
     // Incremental delivery (@defer): each part as it comes.

@@ -276,6 +276,13 @@ describe('HTTP', () => {
     expect(answers[1]).toEqual(answers[0]);
     expect(answers[2]).toEqual(answers[0]);
 
+    // The body's length in bytes, not characters: an answer echoing non-ASCII input (a variable that does not coerce).
+    const value = 'Ω≈💥';
+    const echoed = await send(gw.url, { body: JSON.stringify({ query: 'query($n: Int) { orders(first: $n) { edges { cursor } } }', variables: { n: value } }) });
+    const bytes = Buffer.from(await echoed.arrayBuffer());
+    expect(Number(echoed.headers.get('content-length'))).toBe(bytes.length);
+    expect(bytes.toString('utf8')).toContain(value);
+
     // Errors of the steps before Apollo, alike on both paths.
     for (const url of [gw.url, `${gw.url}/`]) {
       const malformed = await send(url, { body: '{"query": ' });
