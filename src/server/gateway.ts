@@ -50,6 +50,7 @@ import { ordersResolvers } from '../modules/orders/orders.resolvers';
 import { positionsResolvers } from '../modules/positions/positions.resolvers';
 import { subscriptionResolvers } from '../modules/subscriptions.resolvers';
 import { metricsPlugin, withWsMetrics } from './metrics-plugin';
+import { combineRequestPlugins } from './request-plugins';
 import { compiledExecutionGateway } from './compiled-execution';
 import { graphqlHttpHandler, isGraphqlPost, type NodeMiddleware } from './graphql-http';
 
@@ -311,12 +312,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // The cache-control plugin wraps every field resolver; we set no cache hints.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginLandingPageDisabled(),
-      readSourcePlugin,
-      operationContextPlugin,
-      consistencyTokenPlugin(db, consistencyMemory),
-      costLimitPlugin(limits.maxCost),
-      rateLimitPlugin(rateLimiter),
-      ...(metrics ? [metricsPlugin<RequestContext>(metrics)] : []),
+      // Ours, as one listener (see request-plugins.ts), in this order.
+      combineRequestPlugins<RequestContext>([
+        readSourcePlugin,
+        operationContextPlugin,
+        consistencyTokenPlugin(db, consistencyMemory),
+        costLimitPlugin(limits.maxCost),
+        rateLimitPlugin(rateLimiter),
+        ...(metrics ? [metricsPlugin<RequestContext>(metrics)] : []),
+      ]),
     ],
   });
   await apollo.start();
