@@ -1,7 +1,8 @@
 /**
  * `npm run bench:inprocess -- <scenario>`: what one read scenario costs the gateway per request, measured inside its
  * process: the allocation (V8's sampling heap profiler, counting the objects already collected, which is what garbage
- * collection pays for) or, with --cpu, a CPU profile. The load comes from the same process (fetch, 16 at a time); its
+ * collection pays for), with --cpu a CPU profile, or with --promises the promises created per request and where
+ * (on Node 20 each runs AsyncLocalStorage's hook, and each awaited one a microtask). The load comes from the same process (fetch, 16 at a time); its
  * own allocation and CPU are reported apart.
  *
  * The allocation figure is the one to trust on a shared machine: it does not change with the load on the machine,
@@ -13,6 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import inspector from 'node:inspector/promises';
+import { createHook } from 'node:async_hooks';
 import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
 import { loadConfig } from '../src/config';
@@ -35,6 +37,7 @@ const program = new Command()
   .argument('<scenario>', 'orders, md-m1, md-h1 or portfolio')
   .option('--requests <n>', 'measured requests (after as many again to warm up)', (v) => Number.parseInt(v, 10), 400)
   .option('--cpu', 'a CPU profile instead of the allocation profile', false)
+  .option('--promises', 'count the promises created per request, by who created them (slow: use fewer requests)', false)
   .option('--top <n>', 'functions listed', (v) => Number.parseInt(v, 10), 25)
   .option('--db <url>', 'the bench database', 'postgres://postgres@127.0.0.1:5432/tradeql_bench_small')
   .option('--out <file>', 'where the raw profile goes (opens in Chrome DevTools)', path.join(ROOT, 'bench', 'profiles', 'inprocess.profile'))
@@ -72,7 +75,7 @@ function table(title: string, unit: string, rows: Map<string, number>, perReques
 
 async function main(): Promise<void> {
   const [scenario] = program.args;
-  const options = program.opts<{ requests: number; cpu: boolean; top: number; db: string; out: string }>();
+  const options = program.opts<{ requests: number; cpu: boolean; promises: boolean; top: number; db: string; out: string }>();
   const env = {
     NODE_ENV: 'production', DATABASE_URL: options.db, DATABASE_REPLICA_URLS: '', REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     EVENTS_CHANNEL: `tradeql.inprocess.${process.pid}`, LOG_LEVEL: 'warn', SYNC_ENABLED: 'false', METRICS_ENABLED: 'true',
@@ -107,6 +110,11 @@ async function main(): Promise<void> {
     };
     console.log(`${scenario}: ${await send()} bytes per answer; warming up with ${options.requests} requests`);
     await load(options.requests);
+
+    if (options.promises) {
+      countPromises(await measurePromises(() => load(options.requests)), options.requests, options.top);
+      return;
+    }
 
     const session = new inspector.Session();
     session.connect();
@@ -169,6 +177,42 @@ async function main(): Promise<void> {
     await runtime.close();
     if (keyId) cli('apikey', 'revoke', keyId);
   }
+}
+
+/** The stack of every promise created while `work` runs (the frames above node's own), by its creator. */
+async function measurePromises(work: () => Promise<void>): Promise<Map<string, number>> {
+  const creators = new Map<string, number>();
+  const limit = Error.stackTraceLimit;
+  let counting = false;
+  const hook = createHook({
+    init(_id, type) {
+      if (type !== 'PROMISE' || counting) return;
+      counting = true; // the hook's own work makes no count
+      const holder: { stack?: string } = {};
+      Error.captureStackTrace(holder);
+      const frames = (holder.stack ?? '').split('\n').slice(1).map((line) => line.trim().replace(/^at /, ''))
+        .filter((line) => !line.startsWith('AsyncHook.init') && !line.includes('node:internal/async_hooks') && !line.startsWith('new Promise'));
+      const load = frames.some((f) => f.includes('undici') || f.includes('inprocess.ts') || f.includes('node:internal/webstreams') || f.includes('node:internal/deps/undici'));
+      const key = load ? 'the load (fetch)' : frames.slice(0, 3).map((f) => f.replace(/.*node_modules\//, '').replace(`${ROOT}/`, '').replace(/^async /, '')).join(' < ');
+      creators.set(key, (creators.get(key) ?? 0) + 1);
+      counting = false;
+    },
+  });
+  Error.stackTraceLimit = 12;
+  hook.enable();
+  try {
+    await work();
+  } finally {
+    hook.disable();
+    Error.stackTraceLimit = limit;
+  }
+  return creators;
+}
+
+function countPromises(creators: Map<string, number>, requests: number, top: number): void {
+  const gateway = [...creators].reduce((sum, [key, n]) => (key === 'the load (fetch)' ? sum : sum + n), 0);
+  console.log(`promises created by the gateway: ${(gateway / requests).toFixed(1)} per request (the load's: ${((creators.get('the load (fetch)') ?? 0) / requests).toFixed(1)})`);
+  table('by creator (the three innermost frames)', 'per req', creators, requests, top);
 }
 
 main().then(() => process.exit(0), (error: unknown) => {
