@@ -50,32 +50,47 @@ export interface Loaders {
 
 /**
  * `cache: false` for subscriptions: their context lives as long as the subscription, and a cached row would go
- * stale; batching within one event still applies.
+ * stale; batching within one event still applies. Each loader is made on first use: most requests need none or one.
  */
 export function createLoaders(scope: Scope, s: Services, options: { cache?: boolean } = {}): Loaders {
   const cache = options.cache ?? true;
   const byArgs = new Map<string, DataLoader<string, Connection<OrderRow>>>();
+  let account: Loaders['account'] | undefined;
+  let order: Loaders['order'] | undefined;
+  let tradesOfOrder: Loaders['tradesOfOrder'] | undefined;
+  let positionsOfAccount: Loaders['positionsOfAccount'] | undefined;
+  let latestClose: Loaders['latestClose'] | undefined;
   return {
-    account: new PreloadingLoader(async (ids) => {
-      const found = await s.accounts.byIds(scope, ids);
-      return ids.map((id) => found.get(id) ?? null);
-    }, { cache }),
-    order: new DataLoader(async (ids) => {
-      const found = await s.orders.ordersByIds(scope, ids);
-      return ids.map((id) => found.get(id) ?? null);
-    }, { cache }),
-    tradesOfOrder: new PreloadingLoader(async (ids) => {
-      const found = await s.orders.tradesOfOrders(scope, ids);
-      return ids.map((id) => found.get(id) ?? []);
-    }, { cache }),
-    positionsOfAccount: new DataLoader(async (ids) => {
-      const found = await s.positions.positionsOfAccounts(scope, ids);
-      return ids.map((id) => found.get(id) ?? []);
-    }, { cache }),
-    latestClose: new DataLoader(async (symbols) => {
-      const found = await s.marketData.latestCloses(scope, symbols);
-      return symbols.map((sym) => found.get(sym) ?? null);
-    }, { cache }),
+    get account() {
+      return (account ??= new PreloadingLoader(async (ids) => {
+        const found = await s.accounts.byIds(scope, ids);
+        return ids.map((id) => found.get(id) ?? null);
+      }, { cache }));
+    },
+    get order() {
+      return (order ??= new DataLoader(async (ids) => {
+        const found = await s.orders.ordersByIds(scope, ids);
+        return ids.map((id) => found.get(id) ?? null);
+      }, { cache }));
+    },
+    get tradesOfOrder() {
+      return (tradesOfOrder ??= new PreloadingLoader(async (ids) => {
+        const found = await s.orders.tradesOfOrders(scope, ids);
+        return ids.map((id) => found.get(id) ?? []);
+      }, { cache }));
+    },
+    get positionsOfAccount() {
+      return (positionsOfAccount ??= new DataLoader(async (ids) => {
+        const found = await s.positions.positionsOfAccounts(scope, ids);
+        return ids.map((id) => found.get(id) ?? []);
+      }, { cache }));
+    },
+    get latestClose() {
+      return (latestClose ??= new DataLoader(async (symbols) => {
+        const found = await s.marketData.latestCloses(scope, symbols);
+        return symbols.map((sym) => found.get(sym) ?? null);
+      }, { cache }));
+    },
     // Account.orders takes arguments: accounts asking with the same arguments share one batch.
     ordersOfAccount(args) {
       const key = JSON.stringify([args.first ?? null, args.after ?? null, args.status ?? null]);
