@@ -1,6 +1,7 @@
 /** The executable schema: schema.graphql (the contract) + the scalars + every module's resolvers. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { checkoutRoot } from '../platform/checkout-root';
 import { accountsResolvers } from '../modules/accounts/accounts.resolvers';
 import { analyticsResolvers } from '../modules/analytics/analytics.resolvers';
 import { marketDataResolvers } from '../modules/market-data/market-data.resolvers';
@@ -10,7 +11,8 @@ import { positionsResolvers } from '../modules/positions/positions.resolvers';
 import { subscriptionResolvers } from '../modules/subscriptions.resolvers';
 import { DateScalar, DateTimeScalar, DecimalScalar } from './scalars';
 
-export const SCHEMA_PATH = path.join(__dirname, '..', '..', 'schema.graphql');
+/** At the checkout's root, whether this runs from src/ (tsx) or from the build in dist/src/. */
+export const SCHEMA_PATH = path.join(checkoutRoot(), 'schema.graphql');
 
 export function loadTypeDefs(): string {
   return readFileSync(SCHEMA_PATH, 'utf8');

@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { checkoutRoot } from '../platform/checkout-root';
 import { execFile } from 'node:child_process';
 import express, { type Express, type Request, type Response } from 'express';
 import type { Logger } from '../platform/logger';
@@ -43,17 +44,6 @@ function pageCsp(req: Request): string {
     "form-action 'self'",
     "frame-ancestors 'none'",
   ].join('; ');
-}
-
-/** The folder holding package.json, from here or from the compiled dist/src/server. */
-function checkoutRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-  return dir;
 }
 
 /** Browsers navigating to /graphql ask for HTML first; API clients ask for JSON, or anything. */
