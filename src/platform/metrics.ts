@@ -6,8 +6,6 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Database, ReadTarget, TimedStatement } from './database';
-
-export type { TimedStatement } from './database';
 import type { Logger } from './logger';
 import { isControlStatement } from './db-access';
 

@@ -7,7 +7,8 @@
  */
 import type { Database } from './database';
 import type { Logger } from './logger';
-import type { StatementTimer, TimedStatement } from './metrics';
+import type { StatementTimer } from './metrics';
+import type { TimedStatement } from './database';
 import { requestContext } from './request-context';
 import { BatchWriter, jsonbParam } from './system-log';
 
