@@ -177,12 +177,15 @@ describe('slow statements (SLOW_QUERY_MS=1)', () => {
         subscribe(client, `mutation MonitoringWsSubmit($input: SubmitOrderInput!) { submitOrder(input: $input) { orderId } }`,
           { input: { accountId: account, clientOrderId: 'ws-0', symbol: 'MONX', side: 'BUY', type: 'MARKET', quantity: '1' } }).waitFor(1));
       expect(submitted[0].submitOrder.orderId).toEqual(expect.any(String));
-      const sub = subscribe(client, `subscription MonitoringWsOrders($a: ID!) { orderUpdated(accountId: $a) { sequence order { account { name } } } }`, { a: account });
+      const sub = subscribe(client, `subscription MonitoringWsOrders($a: ID!) { orderUpdated(accountId: $a) { sequence order { clientOrderId account { name } } } }`, { a: account });
       await waitForStreams(gw.gateway.hub, 1);
       const opened = entry(gw.gateway.performance.summary(), 'subscriptions', 'MonitoringWsOrders')?.queryCount ?? 0;
       await gw.post(SUBMIT, { input: { accountId: account, clientOrderId: 'ws-1', symbol: 'MONX', side: 'BUY', type: 'MARKET', quantity: '1' } });
-      const [event] = await sub.waitFor(1);
-      expect(event.orderUpdated.order.account.name).toBe('Ws');
+      // ws-0's event may come first (its relay can publish after the stream opened, and before `opened` was read): the
+      // read that must be counted is the one for ws-1's event.
+      let events = await sub.waitFor(1);
+      while (!events.some((e) => e.orderUpdated.order.clientOrderId === 'ws-1')) events = await sub.waitFor(events.length + 1);
+      for (const event of events) expect(event.orderUpdated.order.account.name).toBe('Ws');
       await sub.close();
       const ops = gw.gateway.performance.summary();
       expect(entry(ops, 'market-data', 'MonitoringWsLatest')?.queryCount).toBeGreaterThanOrEqual(1);
