@@ -10,7 +10,7 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 
 WORKDIR /app
 
-# Dependencies first, so that a source change reuses this layer. The sources run through tsx, no build step.
+# Dependencies first, so that a source change reuses this layer.
 # patches/: applied to node_modules by npm ci's postinstall (patch-package).
 COPY package.json package-lock.json ./
 COPY patches ./patches
@@ -18,7 +18,11 @@ RUN npm ci && npm cache clean --force
 
 COPY . .
 # The browser pages (GraphiQL, the dashboard) are bundled at build time: the running user cannot write /app.
-RUN npm run build:web && mkdir -p /app/.tradeql && chown node:node /app/.tradeql
+# The gateway runs compiled (dist/, which bin/tradeql.js runs under NODE_ENV=production): no TypeScript loader hooking
+# every require() at run time. Production mode also turns introspection and GraphiQL off (GRAPHIQL_ENABLED=true
+# turns GraphiQL back on).
+RUN npm run build:web && npm run build && mkdir -p /app/.tradeql && chown node:node /app/.tradeql
+ENV NODE_ENV=production
 
 # The node image's unprivileged user (uid 1000).
 USER node

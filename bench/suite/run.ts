@@ -15,6 +15,7 @@ import { runChecks } from './checks';
 import { markdownTable, saveResult, summarize, targets, targetsTable, updateReadme } from './report';
 import { SCENARIOS, type ScenarioParams, type SystemName } from './scenarios';
 import { ROOT } from './tradeql';
+import { compileServers, removeBuild } from './build';
 
 export const WRITE_ACCOUNTS = 256;
 
@@ -50,6 +51,7 @@ export function cleanup(): Promise<void> {
     state.stopping = true;
     await stopLoadWorker();
     await stopServers();
+    removeBuild();
     if (dbForCleanup) {
       progress('cleanup: removing the rows the write and ingestion scenarios added');
       await cleanupRows(dbForCleanup).catch((e: Error) => progress(`cleanup: ${e.message}`));
@@ -110,6 +112,7 @@ export async function run(o: Options): Promise<number> {
   const cpuProfDir = o.cpuProf ? path.join(ROOT, 'bench', 'profiles') : undefined;
   if (cpuProfDir) fs.mkdirSync(cpuProfDir, { recursive: true });
   const settings: GatewaySettings = { databaseUrl: url, replicaUrl, redisUrl: o.redisUrl, channel, sync: o.sync, cpuProfDir };
+  await compileServers();
   const [gateway, baseline] = await Promise.all([startGateway(settings), startBaseline(url, replicaUrl, o.poolMax)]);
   let peer: Awaited<ReturnType<typeof startPeer>> | undefined;
   let peerProblem: string | undefined;

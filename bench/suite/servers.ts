@@ -1,12 +1,13 @@
 /**
  * The servers under test, each a process of its own started from `node` directly (so the pid is the server's):
- * the gateway (`tradeql serve`, production mode), the limit baseline (bench/baseline/server.ts) and the PostGraphile
- * peer. Start, readiness, kept warn/error log lines, statement counters, stop.
+ * the gateway (`tradeql serve`, production mode) and the limit baseline (bench/baseline/server.ts), both compiled
+ * (build.ts), and the PostGraphile peer. Start, readiness, kept warn/error log lines, statement counters, stop.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { BenchError, childExited, onLines, progress, waitFor } from './lifecycle';
+import { baselineScript, gatewayScript } from './build';
 import { ROOT, tradeqlArgs, tradeqlEnv } from './tradeql';
 
 const LOG_LINES_KEPT = 100;
@@ -138,7 +139,7 @@ export async function startGateway(s: GatewaySettings): Promise<ServerProcess> {
   const port = await freePort();
   const env = tradeqlEnv(gatewayEnv(s, port));
   const prof = s.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${s.cpuProfDir}`] : [];
-  const child = spawn(process.execPath, [...prof, ...tradeqlArgs('serve')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...prof, gatewayScript, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const server = track('gateway', child, port, gatewayCounters, warnOrWorse);
   await waitReady(server, async () => (await fetch(`${server.baseUrl}/healthz`, { signal: AbortSignal.timeout(1_000) })).ok, 90_000);
   progress(`servers: gateway on :${port} (pid ${child.pid}${s.replicaUrl ? ', reads on the replica' : ''})`);
@@ -150,7 +151,7 @@ export async function startBaseline(databaseUrl: string, readUrl: string | undef
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, READ_URL: readUrl ?? '', PORT: String(port), HOST: '127.0.0.1', POOL_MAX: String(poolMax), NODE_ENV: 'production' };
   delete env.NODE_OPTIONS;
   if (!readUrl) delete env.READ_URL;
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(ROOT, 'bench', 'baseline', 'server.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [baselineScript], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const server = track('baseline', child, port, async (s) => getJson(`${s.baseUrl}/stats`), (line) => !line.startsWith('baseline listening'));
   await waitReady(server, async () => (await fetch(`${server.baseUrl}/healthz`, { signal: AbortSignal.timeout(1_000) })).ok, 30_000);
   progress(`servers: limit baseline on :${port} (pid ${child.pid})`);
