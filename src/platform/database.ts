@@ -25,13 +25,15 @@ export interface TimedStatement {
 }
 
 /** What Database needs of a pg client and of knex's pool of them. */
-interface PgResult<T> {
+/** What these modules use of pg's client and result, and of knex's pool (reads and plain-SQL transactions). */
+export interface PgResult<T> {
   rows: T[];
+  rowCount?: number | null;
 }
 interface PgClient {
   query<T>(text: string, values?: readonly unknown[]): Promise<PgResult<T> | PgResult<T>[]>;
 }
-interface KnexPool {
+export interface KnexPool {
   acquireConnection(): Promise<PgClient>;
   releaseConnection(client: PgClient): unknown;
 }
@@ -78,8 +80,8 @@ export class Database {
   readonly readListeners: ((target: ReadTarget) => void)[] = [];
 
   /**
-   * Called with every read this class runs on a pg client itself, which knex's events do not see (the metrics'
-   * StatementTimer listens here and to knex), in the async context of the caller.
+   * Called with every statement run on a pg client directly (this class's reads, the plain-SQL transactions), which
+   * knex's events do not see (the metrics' StatementTimer listens here and to knex), in the async context of the caller.
    */
   readonly statementListeners = new Set<(statement: TimedStatement) => void>();
 
@@ -154,7 +156,6 @@ export class Database {
     const text = access ? accessRead(sql, params, access, connection.getPlatform()) : numbered(sql);
     const pool = connection.getKnex().client as unknown as KnexPool;
     const client = await pool.acquireConnection();
-    this.statementCount++;
     const started = performance.now();
     let failed = true;
     try {
@@ -168,11 +169,13 @@ export class Database {
       throw connection.getPlatform().getExceptionConverter().convertException(error);
     } finally {
       pool.releaseConnection(client);
-      this.timed({ connection: index === 0 ? 'primary' : 'replica', sql: access ? text : sql, ms: performance.now() - started, failed });
+      this.ranStatement({ connection: index === 0 ? 'primary' : 'replica', sql: access ? text : sql, ms: performance.now() - started, failed });
     }
   }
 
-  private timed(statement: TimedStatement): void {
+  /** Counts and reports a statement that was run on a pg client directly, without knex (see statementListeners). */
+  ranStatement(statement: TimedStatement): void {
+    this.statementCount++;
     for (const listener of this.statementListeners) {
       try {
         listener(statement);

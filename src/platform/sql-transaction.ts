@@ -5,14 +5,17 @@
  * manager fork, no flush, and BEGIN travels with the prelude in one round trip. Measured: about 0.3-0.45 ms less
  * CPU and one round trip less per transaction than em.transactional().
  *
- * Statements go through knex on one pooled connection, so statement metrics and query performance see them as any
- * other; parameters are inlined exactly as MikroORM's em.execute inlines them, so SQL behaves the same in both.
+ * Statements go straight to the pg client of one connection from knex's pool, without knex's query runner (its
+ * builder, events and uid per statement), and are counted and timed through Database.ranStatement, so statement
+ * metrics and query performance see them as any other. Parameters are inlined as MikroORM's em.execute inlines them
+ * (inlineParams), so SQL behaves the same in both kinds of transaction.
  */
 import { DriverException } from '@mikro-orm/core';
-import type { EntityManager, Knex } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Database } from './database';
 import { isRetryableTransactionError } from './db-errors';
-import { ACCESS_PRELUDE, accessParams, type DbAccess } from './db-access';
+import { ACCESS_PRELUDE, accessParams, inlineParams, type DbAccess } from './db-access';
+import type { KnexPool, PgResult } from './database';
 
 /** What plain-SQL work needs: em.execute, so the same repository code runs in either kind of transaction. */
 export type Sql = Pick<EntityManager, 'execute'>;
@@ -23,8 +26,6 @@ export interface SqlTransactionOptions {
   /** re-runs after a serialization failure or deadlock; default 3 */
   retries?: number;
 }
-
-type PgResult = { rows: Record<string, any>[]; rowCount: number | null };
 
 export async function inSqlTransaction<T>(db: Database, work: (sql: Sql) => Promise<T>, options: SqlTransactionOptions = {}): Promise<T> {
   const retries = options.retries ?? 3;
@@ -41,33 +42,41 @@ export async function inSqlTransaction<T>(db: Database, work: (sql: Sql) => Prom
 
 async function once<T>(db: Database, work: (sql: Sql) => Promise<T>, access: DbAccess | undefined): Promise<T> {
   const connection = db.orm.em.getConnection('write');
-  const knex: Knex = connection.getKnex();
   const platform = connection.getPlatform();
-  const conn = await knex.client.acquireConnection();
+  const pool = connection.getKnex().client as unknown as KnexPool;
+  const client = await pool.acquireConnection();
   // Driver errors become MikroORM's DriverExceptions, as em.execute throws them (db-errors.ts maps those).
-  const run = (sql: string) => (knex.raw(sql).connection(conn) as unknown as Promise<PgResult>).catch((error: unknown) => {
+  const send = (text: string) => (client.query(text) as Promise<PgResult<Record<string, any>>>).catch((error: unknown) => {
     throw error instanceof DriverException || !(error instanceof Error) ? error : platform.getExceptionConverter().convertException(error);
   });
   // Whether a failure must roll back: until COMMIT is sent.
   let open = true;
   try {
-    await run(access ? `begin; ${platform.formatQuery(ACCESS_PRELUDE, accessParams(access))}` : 'begin');
+    await send(access ? `begin; ${inlineParams(ACCESS_PRELUDE, accessParams(access), platform)}` : 'begin');
     // em.execute's results: rows ('all'), the first row ('get'), or the affected count with the rows ('run').
     const execute = async (sql: string, params: unknown[] = [], method: 'all' | 'get' | 'run' = 'all') => {
-      const res = await run(platform.formatQuery(sql, params));
-      if (method === 'all') return res.rows;
-      if (method === 'get') return res.rows[0];
-      return { affectedRows: res.rowCount ?? 0, row: res.rows[0], rows: res.rows };
+      const started = performance.now();
+      let failed = true;
+      try {
+        const res = await send(inlineParams(sql, params, platform));
+        failed = false;
+        if (method === 'all') return res.rows;
+        if (method === 'get') return res.rows[0];
+        return { affectedRows: res.rowCount ?? 0, row: res.rows[0], rows: res.rows };
+      } finally {
+        // Timed without its values: the SQL as the repository wrote it.
+        db.ranStatement({ connection: 'primary', sql, ms: performance.now() - started, failed });
+      }
     };
     const result = await work({ execute: execute as Sql['execute'] });
     open = false;
-    await run('commit');
+    await send('commit');
     return result;
   } catch (error) {
     // A failed COMMIT has ended the transaction already; anything else is rolled back here.
-    if (open) await run('rollback').catch(() => undefined);
+    if (open) await send('rollback').catch(() => undefined);
     throw error;
   } finally {
-    await knex.client.releaseConnection(conn);
+    pool.releaseConnection(client);
   }
 }

@@ -78,14 +78,29 @@ describe('inSqlTransaction', () => {
   });
 
   it('sends BEGIN and the access settings as one statement: three round trips for a one-statement transaction', async () => {
-    const knex = runtime.db.orm.em.getConnection('write').getKnex();
+    // What reaches the pg client the transaction takes from the pool.
+    type Client = { query: (text: string, ...rest: unknown[]) => unknown };
+    const pool = runtime.db.orm.em.getConnection('write').getKnex().client as { acquireConnection: () => Promise<Client> };
+    const acquire = pool.acquireConnection;
     const sent: string[] = [];
-    const onQuery = (q: { sql: string }) => sent.push(q.sql);
-    knex.on('query', onQuery);
+    let restore = () => {};
+    pool.acquireConnection = async function (this: unknown) {
+      const client = await acquire.call(this);
+      const query = client.query;
+      client.query = function (this: unknown, text: string, ...rest: unknown[]) {
+        sent.push(text);
+        return query.call(this, text, ...rest);
+      };
+      restore = () => {
+        client.query = query;
+      };
+      return client;
+    };
     try {
       await inSqlTransaction(runtime.db, (sql) => sql.execute('select 1 as one'), { access: access([]) });
     } finally {
-      knex.off('query', onQuery);
+      pool.acquireConnection = acquire;
+      restore();
     }
     expect(sent).toHaveLength(3);
     expect(sent[0]).toMatch(/^begin; \/\* request access \*\/ select set_config\('role', 'trading_app', true\)/);
