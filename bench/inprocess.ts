@@ -34,7 +34,7 @@ interface ProfileNode {
 
 const program = new Command()
   .name('bench:inprocess')
-  .argument('<scenario>', 'orders, md-m1, md-h1 or portfolio')
+  .argument('<scenario>', 'orders, md-m1, md-h1, portfolio, or writes (submitOrder then executeTrade, one pair per request)')
   .option('--requests <n>', 'measured requests (after as many again to warm up)', (v) => Number.parseInt(v, 10), 400)
   .option('--cpu', 'a CPU profile instead of the allocation profile', false)
   .option('--promises', 'count the promises created per request, by who created them (slow: use fewer requests)', false)
@@ -97,13 +97,28 @@ async function main(): Promise<void> {
   const gateway = await createGateway(gatewayOptions(config, runtime.db, log));
   try {
     const { url } = await gateway.listen(0, '127.0.0.1');
-    const body = await requestBody(scenario, async () => (await runtime.db.read<{ id: string }>('select account_id as id from execution.accounts order by 1 limit 1', [], 'primary'))[0].id);
-    const send = async () => {
+    const post = async (body: string) => {
       const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });
       const text = await response.text();
       if (response.status !== 200 || text.includes('"errors"')) throw new Error(`the request failed (${response.status}): ${text.slice(0, 300)}`);
-      return text.length;
+      return text;
     };
+    let send: () => Promise<number>;
+    if (scenario === 'writes') {
+      await runtime.db.orm.em.getConnection('write').execute(`insert into execution.accounts (account_id, name)
+        select 'BW-IP-' || lpad(a::text, 2, '0'), 'bench:inprocess writes' from generate_series(1, 16) a on conflict do nothing`);
+      let n = 0;
+      send = async () => {
+        const i = n++;
+        const input = { accountId: `BW-IP-${String((i % 16) + 1).padStart(2, '0')}`, clientOrderId: `ip-${process.pid}-${i}`, symbol: 'BTC-USD', side: i % 2 ? 'SELL' : 'BUY', type: 'MARKET', quantity: '10' };
+        const submitted = await post(JSON.stringify({ query: GATEWAY.submit, variables: { input } }));
+        const orderId = (JSON.parse(submitted) as { data: { submitOrder: { orderId: string } } }).data.submitOrder.orderId;
+        return submitted.length + (await post(JSON.stringify({ query: GATEWAY.fill, variables: { input: { orderId, price: (100 + (i % 100) / 100).toFixed(2) } } }))).length;
+      };
+    } else {
+      const body = await requestBody(scenario, async () => (await runtime.db.read<{ id: string }>('select account_id as id from execution.accounts order by 1 limit 1', [], 'primary'))[0].id);
+      send = async () => (await post(body)).length;
+    }
     const load = async (n: number) => {
       let sent = 0;
       await Promise.all(Array.from({ length: 16 }, async () => { while (sent++ < n) await send(); }));
@@ -174,6 +189,13 @@ async function main(): Promise<void> {
     session.disconnect();
   } finally {
     await gateway.stop();
+    if (scenario === 'writes') {
+      // What the pairs wrote (the relay has published their events, or the next start would).
+      const write = runtime.db.orm.em.getConnection('write');
+      for (const table of ['execution.trades', 'execution.positions', 'execution.orders', 'execution.outbox', 'execution.accounts']) {
+        await write.execute(`delete from ${table} where account_id like 'BW-IP-%'`);
+      }
+    }
     await runtime.close();
     if (keyId) cli('apikey', 'revoke', keyId);
   }
