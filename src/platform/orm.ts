@@ -73,20 +73,44 @@ export async function initOrm(s: OrmSettings): Promise<MikroORM> {
   return MikroORM.init(ormOptions(s));
 }
 
-/** Applies pending migrations; several instances starting at once take turns on an advisory lock (held on a
- * connection of its own, so the pool needs at least two). */
+/**
+ * Applies pending migrations; several instances starting at once take turns on an advisory lock (held on a
+ * connection of its own, so the pool needs at least two).
+ *
+ * That lock is per database, but roles and their settings are per server: two databases of one server migrating at
+ * once (tests, or several deployments on one server) can collide on them, and PostgreSQL then fails one
+ * `alter role ... set` with "tuple concurrently updated" (or one of two `create role`s on a unique index). The
+ * migrations run in one transaction, so that run has rolled back whole: it is run again, a few times at most.
+ */
 export async function migrate(orm: MikroORM): Promise<string[]> {
   const knex = orm.em.getConnection('write').getKnex();
   const lockKey = 7_421_113; // fixed key: "tradeql migrations"
   const conn = await knex.client.acquireConnection();
   try {
     await conn.query('select pg_advisory_lock($1)', [lockKey]);
-    const applied = await orm.getMigrator().up();
-    return applied.map((m) => m.name);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const applied = await orm.getMigrator().up();
+        return applied.map((m) => m.name);
+      } catch (error) {
+        if (attempt >= MIGRATE_ATTEMPTS || !isServerCatalogRace(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80 * attempt));
+      }
+    }
   } finally {
     await conn.query('select pg_advisory_unlock($1)', [lockKey]).catch(() => undefined);
     await knex.client.releaseConnection(conn);
   }
+}
+
+const MIGRATE_ATTEMPTS = 5;
+
+/** A collision on the server-wide catalogs of roles (see migrate), anywhere in the error's causes. */
+function isServerCatalogRace(error: unknown): boolean {
+  for (let e = error as { message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (/tuple concurrently updated|pg_authid_rolname_index|pg_auth_members_\w+_index/.test(String(e.message))) return true;
+  }
+  return false;
 }
 
 /** Names of migrations not applied yet (readiness checks and `migrate --check`). */
