@@ -77,33 +77,48 @@ describe('inSqlTransaction', () => {
     expect(await count(`select sum(n) as n from public.${table} where id in (1001, 1002)`)).toBe(4);
   });
 
-  it('sends BEGIN and the access settings as one statement: three round trips for a one-statement transaction', async () => {
+  it('sends BEGIN and the access settings with the first statement: two round trips for a one-statement transaction', async () => {
     // What reaches the pg client the transaction takes from the pool.
     type Client = { query: (text: string, ...rest: unknown[]) => unknown };
     const pool = runtime.db.orm.em.getConnection('write').getKnex().client as { acquireConnection: () => Promise<Client> };
     const acquire = pool.acquireConnection;
     const sent: string[] = [];
-    let restore = () => {};
+    const patched = new Map<Client, Client['query']>();
+    const restore = () => {
+      for (const [client, query] of patched) client.query = query;
+    };
     pool.acquireConnection = async function (this: unknown) {
       const client = await acquire.call(this);
-      const query = client.query;
-      client.query = function (this: unknown, text: string, ...rest: unknown[]) {
-        sent.push(text);
-        return query.call(this, text, ...rest);
-      };
-      restore = () => {
-        client.query = query;
-      };
+      if (!patched.has(client)) {
+        const query = client.query;
+        patched.set(client, query);
+        client.query = function (this: unknown, text: string, ...rest: unknown[]) {
+          sent.push(text);
+          return query.call(this, text, ...rest);
+        };
+      }
       return client;
     };
     try {
-      await inSqlTransaction(runtime.db, (sql) => sql.execute('select 1 as one'), { access: access([]) });
+      expect(await inSqlTransaction(runtime.db, (sql) => sql.execute('select 1 as one'), { access: access([]) })).toEqual([{ one: 1 }]);
+      expect(sent).toHaveLength(2);
+      expect(sent[0]).toMatch(/^begin; \/\* request access \*\/ select set_config\('role', 'trading_app', true\)[^;]*;\nselect 1 as one$/);
+      expect(sent[1]).toBe('commit');
+
+      // The settings hold for the first statement already: its role, and its statement timeout.
+      sent.length = 0;
+      expect(await inSqlTransaction(runtime.db, (sql) => sql.execute('select current_user as role, current_setting(\'statement_timeout\') as timeout'), { access: access([]) }))
+        .toEqual([{ role: 'trading_app', timeout: expect.stringMatching(/^\d+(ms|s)$/) }]);
+      await expect(inSqlTransaction(runtime.db, (sql) => sql.execute('select pg_sleep(2)'), { access: { ...access([]), statementTimeoutMs: 100 } }))
+        .rejects.toThrow(/statement timeout/);
+
+      // Nothing to run: nothing sent, not even BEGIN.
+      sent.length = 0;
+      expect(await inSqlTransaction(runtime.db, async () => 'nothing', { access: access([]) })).toBe('nothing');
+      expect(sent).toEqual([]);
     } finally {
       pool.acquireConnection = acquire;
       restore();
     }
-    expect(sent).toHaveLength(3);
-    expect(sent[0]).toMatch(/^begin; \/\* request access \*\/ select set_config\('role', 'trading_app', true\)/);
-    expect(sent.slice(1)).toEqual(['select 1 as one', 'commit']);
   });
 });
