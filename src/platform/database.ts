@@ -24,7 +24,6 @@ export interface TimedStatement {
   failed: boolean;
 }
 
-/** What Database needs of a pg client and of knex's pool of them. */
 /** What these modules use of pg's client and result, and of knex's pool (reads and plain-SQL transactions). */
 export interface PgResult<T> {
   rows: T[];
@@ -61,7 +60,7 @@ export interface QueryObserver {
 
 export class Database {
   private replicaDownUntil = 0;
-  /** Statements sent on any connection since start (knex 'query' events): tests cap hot resolvers with it. */
+  /** Statements sent on any connection since start (knex 'query' events and ranStatement): tests cap hot resolvers with it. */
   statementCount = 0;
 
   constructor(

@@ -13,10 +13,9 @@
  */
 import { DriverException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Database } from './database';
+import type { Database, KnexPool, PgResult } from './database';
 import { isRetryableTransactionError } from './db-errors';
 import { ACCESS_PRELUDE, accessParams, inlineParams, type DbAccess } from './db-access';
-import type { KnexPool, PgResult } from './database';
 
 /** What plain-SQL work needs: em.execute, so the same repository code runs in either kind of transaction. */
 export type Sql = Pick<EntityManager, 'execute'>;
@@ -63,8 +62,14 @@ async function once<T>(db: Database, work: (sql: Sql) => Promise<T>, access: DbA
       let failed = true;
       try {
         const text = inlineParams(sql, params, platform);
-        const sent = opening === undefined ? send(text) : send(opening + text);
-        if (opening !== undefined) (opening = undefined), (open = true);
+        let sent: ReturnType<typeof send>;
+        if (opening === undefined) {
+          sent = send(text);
+        } else {
+          sent = send(opening + text);
+          opening = undefined;
+          open = true;
+        }
         const results = await sent;
         // with the opening: BEGIN's result, the prelude's, then the statement's
         const res = Array.isArray(results) ? results[results.length - 1] : results;
