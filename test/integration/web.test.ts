@@ -148,12 +148,12 @@ describe('dashboard', () => {
     expect(row).toContain(symbol);
     expect(row).toContain('BUY');
     expect(row).toContain('101.5');
-    await page.waitForSelector(`#order-rows tr[data-order-id="${first.orderId}"][data-status="FILLED"]`, { timeout: 5000 });
-    await page.waitForFunction((s) => (globalThis as any).document.querySelector(`#position-rows tr[data-symbol="${s}"]`)?.textContent?.includes('25'), symbol, { timeout: 5000 });
+    await page.waitForSelector(`#order-rows tr[data-order-id="${first.orderId}"][data-status="FILLED"]`, { timeout: 15_000 });
+    await page.waitForFunction((s) => (globalThis as any).document.querySelector(`#position-rows tr[data-symbol="${s}"]`)?.textContent?.includes('25'), symbol, { timeout: 15_000 });
 
     // A new 1-minute bar extends the chart.
     await ingest([bar(symbol, minute(0), 41)]);
-    await page.waitForSelector('#chart[data-bars="41"]', { timeout: 5000 });
+    await page.waitForSelector('#chart[data-bars="41"]', { timeout: 15_000 });
 
     await page.waitForTimeout(600); // the row highlight fades, the PnL refresh lands
     await page.screenshot({ path: path.join(RESULTS, 'dashboard.png') });
@@ -163,7 +163,7 @@ describe('dashboard', () => {
     await page.waitForSelector('#connection:not([data-state="connected"])', { timeout: 2000 });
     const missed = await fill(accountId, symbol, 'SELL', '10', '102');
     await page.waitForSelector('#connection[data-state="connected"]', { timeout: 10_000 });
-    await page.waitForSelector(`#tape-rows tr[data-trade-id="${missed.tradeId}"]`, { timeout: 5000 });
+    await page.waitForSelector(`#tape-rows tr[data-trade-id="${missed.tradeId}"]`, { timeout: 15_000 });
     const after = await fill(accountId, symbol, 'SELL', '5', '102.25');
     await page.waitForSelector(`#tape-rows tr[data-trade-id="${after.tradeId}"]`, { timeout: 2000 });
     const ids = await page.$$eval('#tape-rows tr', (rows) => rows.map((r) => (r as any).dataset.tradeId as string));
@@ -187,7 +187,7 @@ describe('dashboard', () => {
         return last?.time === time && last.close === close;
       },
       [bucket, 123.45] as const,
-      { timeout: 5000 },
+      { timeout: 15_000 },
     );
     // Its volume is the gateway's aggregate of the bucket, with the corrected minute counted once.
     const api = await gw.gql(`query($s: String!, $from: DateTime) { marketData(symbol: $s, from: $from, timeframe: M5) { edges { node { volume high } } } }`, {
@@ -195,7 +195,7 @@ describe('dashboard', () => {
       from: new Date(bucket * 1000).toISOString(),
     });
     const [{ node: aggregate }] = api.data.marketData.edges;
-    await m5.waitForFunction((volume) => (globalThis as any).tradeqlDashboard.lastBar?.volume === volume, Number(aggregate.volume), { timeout: 5000 });
+    await m5.waitForFunction((volume) => (globalThis as any).tradeqlDashboard.lastBar?.volume === volume, Number(aggregate.volume), { timeout: 15_000 });
     expect((await m5.evaluate(() => (globalThis as any).tradeqlDashboard.lastBar)).high).toBe(Number(aggregate.high));
     expect(m5seen.errors).toEqual([]);
 
@@ -278,7 +278,7 @@ describe('GraphiQL', () => {
       models.find((m) => (m.getValue() as string).startsWith('subscription Bars')).setValue(query);
     }, `query Latest { latestBar(symbol: "${symbol}") { symbol volume } }`);
     // GraphiQL has taken the edit once its tab is named after the operation.
-    await page.waitForFunction(() => (globalThis as any).document.querySelector('.graphiql-tab-active')?.textContent?.includes('Latest'), undefined, { timeout: 5000 });
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('.graphiql-tab-active')?.textContent?.includes('Latest'), undefined, { timeout: 15_000 });
     await page.click('.graphiql-execute-button');
     await page.waitForFunction(
       (s) => {
