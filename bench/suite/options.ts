@@ -37,6 +37,8 @@ export interface Options {
   poolMax: number;
   sync: boolean;
   cpuProf: boolean;
+  /** extra flags for the gateway's node process */
+  nodeFlags: string[];
   readme: boolean;
   timeoutS: number;
   /** only these systems (the gateway always runs) */
@@ -67,6 +69,11 @@ export function parseOptions(argv: string[]): Options {
     .option('--pool <n>', 'pool size of the baseline (the gateway\'s default is DB_POOL_SIZE 10 + DB_POOL_OVERFLOW 20)', positive, 30)
     .option('--sync', 'run the analytics synchronizer in the gateway (SYNC_ENABLED=true)', false)
     .option('--cpu-prof', 'write a V8 CPU profile of the gateway to bench/profiles/ when it stops', false)
+    .option('--node-flags <flags>', 'flags for the gateway\'s node process, space-separated (e.g. --node-flags=--max-semi-space-size=64, or --perf-basic-prof-only-functions to profile it with perf)', (v: string) => {
+      const flags = v.split(/\s+/).filter(Boolean);
+      if (flags.some((f) => !f.startsWith('--'))) throw new InvalidArgumentError('each flag starts with --');
+      return flags;
+    })
     .option('--readme', 'replace the results table in bench/README.md with this run\'s', false)
     .option('--timeout <s>', 'the whole run stops after this many seconds', positive, 3600)
     .exitOverride();
@@ -92,6 +99,7 @@ export function parseOptions(argv: string[]): Options {
     poolMax: o.pool,
     sync: Boolean(o.sync),
     cpuProf: Boolean(o.cpuProf),
+    nodeFlags: o.nodeFlags ?? [],
     readme: Boolean(o.readme),
     timeoutS: o.timeout,
     systems: o.systems,

@@ -111,7 +111,7 @@ export async function run(o: Options): Promise<number> {
   const channel = `tradeql.bench.${process.pid}`;
   const cpuProfDir = o.cpuProf ? path.join(ROOT, 'bench', 'profiles') : undefined;
   if (cpuProfDir) fs.mkdirSync(cpuProfDir, { recursive: true });
-  const settings: GatewaySettings = { databaseUrl: url, replicaUrl, redisUrl: o.redisUrl, channel, sync: o.sync, cpuProfDir };
+  const settings: GatewaySettings = { databaseUrl: url, replicaUrl, redisUrl: o.redisUrl, channel, sync: o.sync, cpuProfDir, nodeFlags: o.nodeFlags };
   await compileServers();
   const [gateway, baseline] = await Promise.all([startGateway(settings), startBaseline(url, replicaUrl, o.poolMax)]);
   let peer: Awaited<ReturnType<typeof startPeer>> | undefined;

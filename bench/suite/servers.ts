@@ -96,6 +96,8 @@ export interface GatewaySettings {
   sync: boolean;
   /** write a V8 CPU profile of the gateway into this directory when it stops (--cpu-prof) */
   cpuProfDir?: string;
+  /** extra flags for its node process (--node-flags) */
+  nodeFlags?: string[];
 }
 
 /** The environment the gateway runs with (also recorded in the results). */
@@ -139,7 +141,7 @@ export async function startGateway(s: GatewaySettings): Promise<ServerProcess> {
   const port = await freePort();
   const env = tradeqlEnv(gatewayEnv(s, port));
   const prof = s.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${s.cpuProfDir}`] : [];
-  const child = spawn(process.execPath, [...prof, gatewayScript, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(s.nodeFlags ?? []), ...prof, gatewayScript, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const server = track('gateway', child, port, gatewayCounters, warnOrWorse);
   await waitReady(server, async () => (await fetch(`${server.baseUrl}/healthz`, { signal: AbortSignal.timeout(1_000) })).ok, 90_000);
   progress(`servers: gateway on :${port} (pid ${child.pid}${s.replicaUrl ? ', reads on the replica' : ''})`);
