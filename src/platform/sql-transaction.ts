@@ -20,6 +20,17 @@ import { ACCESS_PRELUDE, accessParams, inlineParams, type DbAccess } from './db-
 /** What plain-SQL work needs: em.execute, so the same repository code runs in either kind of transaction. */
 export type Sql = Pick<EntityManager, 'execute'>;
 
+/** A plain-SQL transaction, as its work sees it. */
+export interface SqlTransaction extends Sql {
+  /**
+   * The transaction's last statement goes through this: it is sent with COMMIT in one round trip, so the locks the
+   * transaction holds (a hot position's row) are released as soon as PostgreSQL has run it, rather than a round trip
+   * and a turn of the event loop later. Nothing may run after it. A check the statement's result needs must be in
+   * its SQL: once it returns, it is committed.
+   */
+  committing(): Sql;
+}
+
 export interface SqlTransactionOptions {
   /** the request's key: the transaction runs as its role under row-level security */
   access?: DbAccess;
@@ -27,7 +38,7 @@ export interface SqlTransactionOptions {
   retries?: number;
 }
 
-export async function inSqlTransaction<T>(db: Database, work: (sql: Sql) => Promise<T>, options: SqlTransactionOptions = {}): Promise<T> {
+export async function inSqlTransaction<T>(db: Database, work: (sql: SqlTransaction) => Promise<T>, options: SqlTransactionOptions = {}): Promise<T> {
   const retries = options.retries ?? 3;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -40,7 +51,7 @@ export async function inSqlTransaction<T>(db: Database, work: (sql: Sql) => Prom
   }
 }
 
-async function once<T>(db: Database, work: (sql: Sql) => Promise<T>, access: DbAccess | undefined): Promise<T> {
+async function once<T>(db: Database, work: (sql: SqlTransaction) => Promise<T>, access: DbAccess | undefined): Promise<T> {
   const connection = db.orm.em.getConnection('write');
   const platform = connection.getPlatform();
   const pool = connection.getKnex().client as unknown as KnexPool;
@@ -55,13 +66,18 @@ async function once<T>(db: Database, work: (sql: Sql) => Promise<T>, access: DbA
   let opening: string | undefined = access ? `begin; ${inlineParams(ACCESS_PRELUDE, accessParams(access), platform)};\n` : 'begin;\n';
   // Whether a failure must roll back: from the first statement until COMMIT is sent.
   let open = false;
+  // Whether COMMIT went with a statement (committing()): nothing may follow.
+  let committed = false;
   try {
     // em.execute's results: rows ('all'), the first row ('get'), or the affected count with the rows ('run').
-    const execute = async (sql: string, params: unknown[] = [], method: 'all' | 'get' | 'run' = 'all') => {
+    const executeThen = (commit: boolean) => async (sql: string, params: unknown[] = [], method: 'all' | 'get' | 'run' = 'all') => {
+      if (committed) throw new Error('this transaction is committed: no statement may follow its last');
+      committed = commit;
       const started = performance.now();
       let failed = true;
       try {
-        const text = inlineParams(sql, params, platform);
+        // A failed statement stops the string there: COMMIT does not run, and the rollback below ends it.
+        const text = inlineParams(sql, params, platform) + (commit ? ';\ncommit' : '');
         let sent: ReturnType<typeof send>;
         if (opening === undefined) {
           sent = send(text);
@@ -71,8 +87,9 @@ async function once<T>(db: Database, work: (sql: Sql) => Promise<T>, access: DbA
           open = true;
         }
         const results = await sent;
-        // with the opening: BEGIN's result, the prelude's, then the statement's
-        const res = Array.isArray(results) ? results[results.length - 1] : results;
+        if (commit) open = false;
+        // with the opening: BEGIN's result and the prelude's first; with COMMIT, its result last
+        const res = Array.isArray(results) ? results[results.length - (commit ? 2 : 1)] : results;
         failed = false;
         if (method === 'all') return res.rows;
         if (method === 'get') return res.rows[0];
@@ -82,14 +99,15 @@ async function once<T>(db: Database, work: (sql: Sql) => Promise<T>, access: DbA
         db.ranStatement({ connection: 'primary', sql, ms: performance.now() - started, failed });
       }
     };
-    const result = await work({ execute: execute as Sql['execute'] });
+    const last: Sql = { execute: executeThen(true) as Sql['execute'] };
+    const result = await work({ execute: executeThen(false) as Sql['execute'], committing: () => last });
     if (open) {
       open = false;
       await send('commit');
     }
     return result;
   } catch (error) {
-    // A failed COMMIT has ended the transaction already; anything else is rolled back here.
+    // A failed COMMIT has ended the transaction already (a ROLLBACK then only warns); anything else is rolled back here.
     if (open) await send('rollback').catch(() => undefined);
     throw error;
   } finally {

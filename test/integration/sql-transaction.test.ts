@@ -78,27 +78,7 @@ describe('inSqlTransaction', () => {
   });
 
   it('sends BEGIN and the access settings with the first statement: two round trips for a one-statement transaction', async () => {
-    // What reaches the pg client the transaction takes from the pool.
-    type Client = { query: (text: string, ...rest: unknown[]) => unknown };
-    const pool = runtime.db.orm.em.getConnection('write').getKnex().client as { acquireConnection: () => Promise<Client> };
-    const acquire = pool.acquireConnection;
-    const sent: string[] = [];
-    const patched = new Map<Client, Client['query']>();
-    const restore = () => {
-      for (const [client, query] of patched) client.query = query;
-    };
-    pool.acquireConnection = async function (this: unknown) {
-      const client = await acquire.call(this);
-      if (!patched.has(client)) {
-        const query = client.query;
-        patched.set(client, query);
-        client.query = function (this: unknown, text: string, ...rest: unknown[]) {
-          sent.push(text);
-          return query.call(this, text, ...rest);
-        };
-      }
-      return client;
-    };
+    const { sent, stop } = captureSent();
     try {
       expect(await inSqlTransaction(runtime.db, (sql) => sql.execute('select 1 as one'), { access: access([]) })).toEqual([{ one: 1 }]);
       expect(sent).toHaveLength(2);
@@ -117,8 +97,88 @@ describe('inSqlTransaction', () => {
       expect(await inSqlTransaction(runtime.db, async () => 'nothing', { access: access([]) })).toBe('nothing');
       expect(sent).toEqual([]);
     } finally {
-      pool.acquireConnection = acquire;
-      restore();
+      stop();
     }
   });
+
+  it('sends the statement of committing() with COMMIT in one round trip, and nothing after it', async () => {
+    const before = await count(`select n from public.${table} where id = 1`);
+    const { sent, stop } = captureSent();
+    try {
+      const rows = await inSqlTransaction(runtime.db, async (sql) => {
+        await sql.execute(`update public.${table} set n = n + 1 where id = 1`);
+        return sql.committing().execute<{ n: number }[]>(`update public.${table} set n = n + 1 where id = 1 returning n`);
+      });
+      // the statement's own rows, not COMMIT's
+      expect(rows).toEqual([{ n: before + 2 }]);
+      expect(sent).toHaveLength(2);
+      expect(sent[1]).toBe(`update public.${table} set n = n + 1 where id = 1 returning n;\ncommit`);
+      expect(await count(`select n from public.${table} where id = 1`)).toBe(before + 2);
+      // that read went through the pool too: the next check starts afresh
+
+      // Alone, the whole transaction is one round trip.
+      sent.length = 0;
+      expect(await inSqlTransaction(runtime.db, (sql) => sql.committing().execute('select 2 as two'), { access: access([]) })).toEqual([{ two: 2 }]);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toMatch(/^begin; \/\* request access \*\/ select set_config[^;]*;\nselect 2 as two;\ncommit$/);
+
+      // Nothing may follow it: the work fails, and nothing more is sent.
+      sent.length = 0;
+      await expect(inSqlTransaction(runtime.db, async (sql) => {
+        await sql.committing().execute('select 1');
+        await sql.execute('select 2');
+      })).rejects.toThrow(/committed: no statement may follow/);
+      expect(sent).toEqual(['begin;\nselect 1;\ncommit']);
+    } finally {
+      stop();
+    }
+  });
+
+  it('rolls back the whole transaction when the statement of committing() fails, and leaves its connection clean', async () => {
+    const before = await count(`select n from public.${table} where id = 1`);
+    const failed = inSqlTransaction(runtime.db, async (sql) => {
+      await sql.execute(`update public.${table} set n = n + 1 where id = 1`);
+      await sql.committing().execute(`update public.${table} set n = n + 1 / (n - n) where id = 1`);
+    });
+    await expect(failed).rejects.toBeInstanceOf(DriverException);
+    await expect(failed).rejects.toThrow(/division by zero/);
+    expect(await count(`select n from public.${table} where id = 1`)).toBe(before);
+    // both connections of the pool: out of any transaction, back to the owner
+    const after = await Promise.all([0, 1].map(() => inSqlTransaction(runtime.db, (sql) =>
+      sql.committing().execute<{ who: string; ids: string | null }[]>(`select current_user as who, current_setting('app.current_account_ids', true) as ids, pg_sleep(0.05)`))));
+    for (const [row] of after) expect({ who: row.who, ids: row.ids || null }).toEqual({ who: 'postgres', ids: null });
+    expect(await count(`select n from public.${table} where id = 1`)).toBe(before);
+  });
 });
+
+/** Records every query text sent on the pg clients the transactions take from the pool, until stop(). */
+function captureSent(): { sent: string[]; stop: () => void } {
+  // What reaches the pg client the transaction takes from the pool.
+  type Client = { query: (text: string, ...rest: unknown[]) => unknown };
+  const pool = runtime.db.orm.em.getConnection('write').getKnex().client as { acquireConnection: () => Promise<Client> };
+  const acquire = pool.acquireConnection;
+  const sent: string[] = [];
+  const patched = new Map<Client, Client['query']>();
+  const restore = () => {
+    for (const [client, query] of patched) client.query = query;
+  };
+  pool.acquireConnection = async function (this: unknown) {
+    const client = await acquire.call(this);
+    if (!patched.has(client)) {
+      const query = client.query;
+      patched.set(client, query);
+      client.query = function (this: unknown, text: string, ...rest: unknown[]) {
+        sent.push(text);
+        return query.call(this, text, ...rest);
+      };
+    }
+    return client;
+  };
+  return {
+    sent,
+    stop: () => {
+      pool.acquireConnection = acquire;
+      restore();
+    },
+  };
+}

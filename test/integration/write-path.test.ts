@@ -6,7 +6,8 @@
 import { Client as PgClient } from 'pg';
 import { startTestGateway, uniqueId, type TestGateway } from '../support/gateway';
 import { testDatabase } from '../support/env';
-import { ORDER_COLUMNS } from '../../src/modules/orders/orders.repository';
+import { ORDER_COLUMNS, OrdersRepository, type FillWrite } from '../../src/modules/orders/orders.repository';
+import { inSqlTransaction } from '../../src/platform/sql-transaction';
 import { orderPayload, positionPayload, tradePayload } from '../../src/modules/events';
 import { applyFill, FLAT, type PositionState } from '../../src/modules/positions/position-math';
 import { decimalText } from '../../src/platform/decimal';
@@ -143,6 +144,26 @@ describe('executeTrade', () => {
     expect(await events(acc)).toEqual(before);
     expect(await primary('select * from execution.positions where account_id = ?', [acc])).toEqual([]);
     expect(await primary('select * from execution.trades where account_id = ?', [acc])).toEqual([]);
+  });
+
+  it('writes nothing of a fill whose locked order or position is not updated, though COMMIT travels with the write', async () => {
+    const acc = await newAccount();
+    const orderId = await submit({ accountId: acc, clientOrderId: uniqueId('c'), symbol: 'WPD', side: 'BUY', quantity: '2' });
+    expect((await gw.gql(FILL, { input: { orderId, quantity: '1', price: '10' } })).errors).toBeUndefined();
+    const [order, position] = [await storedOrder(orderId), (await primary<any>('select version from execution.positions where account_id = ?', [acc]))[0]];
+    const now = new Date();
+    // What only a bug could send: the position's version as it is not (the service reads it under the lock).
+    const write = (positionVersion: number): FillWrite => ({
+      trade: { tradeId: '9' + String(Date.now()).slice(-12), orderId, accountId: acc, symbol: 'WPD', side: 'BUY', quantity: '1', price: '11', executedAt: now, strategy: null, createdAt: now },
+      order: { orderId, readVersion: order.version, filledQuantity: '2', filledNotional: '21', averageFillPrice: '10.5', status: 'FILLED', updatedAt: now },
+      position: { accountId: acc, symbol: 'WPD', readVersion: positionVersion, quantity: '2', averagePrice: '10.5', realizedPnl: '0', lastUpdated: now },
+      also: [],
+    });
+    const failed = inSqlTransaction(gw.runtime.db, (tx) => new OrdersRepository().writeFill(tx.committing(), write(position.version + 7)));
+    await expect(failed).rejects.toThrow(/division by zero/);
+    expect(await storedOrder(orderId)).toEqual(order);
+    expect(await primary('select trade_id from execution.trades where account_id = ?', [acc])).toHaveLength(1);
+    expect((await primary<any>('select version from execution.positions where account_id = ?', [acc]))[0].version).toBe(position.version);
   });
 });
 

@@ -296,11 +296,13 @@ export class OrdersRepository {
   /**
    * Writes a fill in one statement while the order and the position are locked: the trade, the order's progress,
    * the position and the caller's sub-statements (outbox, audit). Both updates check the version read under the
-   * lock and bump it, as every change of these rows does.
+   * lock and bump it, as every change of these rows does. Both rows are locked by this transaction, so an update
+   * that finds no row is a bug: the statement then fails (a division by zero), so that nothing is written even when
+   * COMMIT travels with it.
    */
   async writeFill(tx: Sql, w: FillWrite): Promise<void> {
     const { trade: t, order: o, position: p } = w;
-    const rows = await tx.execute<{ orders: number; positions: number }[]>(
+    await tx.execute(
       `with t as (
          insert into execution.trades (trade_id, order_id, account_id, symbol, side, quantity, price, executed_at, strategy, created_at)
          values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -312,7 +314,7 @@ export class OrdersRepository {
          update execution.positions set quantity = ?, average_price = ?, realized_pnl = ?, version = version + 1, last_updated = ?
          where account_id = ? and symbol = ? and version = ? returning 1
        )${w.also.map((s, i) => `, s${i} as (${s.sql})`).join('')}
-       select (select count(*) from o)::int as orders, (select count(*) from p)::int as positions`,
+       select 1 / ((select count(*) from o) * (select count(*) from p))::int as "bothUpdated"`,
       [
         t.tradeId, t.orderId, t.accountId, t.symbol, t.side, t.quantity, t.price, t.executedAt, t.strategy, t.createdAt,
         o.filledQuantity, o.filledNotional, o.averageFillPrice, o.status, o.updatedAt, o.orderId, o.readVersion,
@@ -321,7 +323,5 @@ export class OrdersRepository {
       ],
       'all',
     );
-    // Both rows are locked by this transaction, so this only fails on a bug; then nothing is written.
-    if (rows[0]?.orders !== 1 || rows[0]?.positions !== 1) throw new Error(`fill of order ${o.orderId}: the locked order or position was not updated`);
   }
 }

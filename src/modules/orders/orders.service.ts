@@ -206,8 +206,9 @@ export class OrdersService {
    * Records a fill in one transaction: the trade, the order's filled quantity / average price / status, and the
    * position. The order row is locked (FOR UPDATE) for the duration: concurrent fills of one order queue on it instead
    * of failing a version check, and each sees the previous fill's result, so 50 fills at once equal 50 in a row.
-   * Two statements: the locks (order, then position, then the trade id), then every write at once, so a hot position
-   * stays locked over that one statement and the COMMIT only. The decimal math runs here, between the two.
+   * Two statements: the locks (order, then position, then the trade id), then every write at once with the COMMIT
+   * in the same round trip, so a hot position stays locked over that one statement only. The decimal math runs
+   * here, between the two.
    */
   async executeTrade(scope: Scope, input: ExecuteTradeInput): Promise<NewTrade> {
     if (!isUuid(input.orderId)) throw new NotFoundError('order', input.orderId);
@@ -230,7 +231,7 @@ export class OrdersService {
         ...order, createdAt: new Date(order.createdAt), filledQuantity: plan.filledQuantity, averageFillPrice: plan.averageFillPrice,
         status: plan.status, version: order.version + 1, updatedAt: now,
       };
-      await this.repo.writeFill(tx, {
+      await this.repo.writeFill(tx.committing(), {
         trade: fill,
         order: { orderId: order.orderId, readVersion: order.version, filledQuantity: plan.filledQuantity, filledNotional: plan.filledNotional,
           averageFillPrice: plan.averageFillPrice, status: plan.status, updatedAt: now },
