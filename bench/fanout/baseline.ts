@@ -17,7 +17,8 @@ export interface Baseline {
 /** The one started, for the cleanup. */
 let current: Baseline | undefined;
 
-export async function startBaseline(redisUrl: string, accountId: string): Promise<Baseline> {
+/** Keeps the trade events of the accounts `<prefix>-...`. */
+export async function startBaseline(redisUrl: string, prefix: string): Promise<Baseline> {
   const redis = redisClient(redisUrl);
   const baseline: Baseline = { redis, arrivals: new Map(), duplicates: 0, messages: 0, foreign: 0, channelOrder: [] };
   current = baseline;
@@ -33,7 +34,7 @@ export async function startBaseline(redisUrl: string, accountId: string): Promis
       baseline.foreign++;
       return;
     }
-    if (event.accountId !== accountId) {
+    if (typeof event.accountId !== 'string' || !event.accountId.startsWith(`${prefix}-`)) {
       baseline.foreign++;
       return;
     }

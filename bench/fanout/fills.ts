@@ -1,5 +1,5 @@
-/** The write side, over GraphQL on HTTP: the bench's account, its orders, and one executeTrade per fill. */
-import { clock, SYMBOL } from './shared';
+/** The write side, over GraphQL on HTTP: the bench's accounts, their orders, and one executeTrade per fill. */
+import { ACCOUNTS, clock, SYMBOL } from './shared';
 import type { GatewayProcess } from './gateways';
 import { BenchError, checkAlive, progress } from './lifecycle';
 
@@ -35,21 +35,22 @@ async function gql<T = any>(url: string, query: string, variables: Record<string
   return body.data as T;
 }
 
-/** The account and `count` MARKET orders of quantity 1 on the bench's symbol; returns the order ids. */
-export async function createOrders(gw: GatewayProcess, accountId: string, count: number): Promise<string[]> {
-  await gql(gw.url, CREATE_ACCOUNT, { i: { accountId, name: 'fan-out bench' } });
+/** The accounts `<prefix>-0`.. and `count` MARKET orders of quantity 1 on the bench's symbol, round-robin over them; returns the order ids. */
+export async function createOrders(gw: GatewayProcess, prefix: string, count: number): Promise<string[]> {
+  const accounts = Array.from({ length: ACCOUNTS }, (_, k) => `${prefix}-${k}`);
+  for (const accountId of accounts) await gql(gw.url, CREATE_ACCOUNT, { i: { accountId, name: 'fan-out bench' } });
   const orderIds: string[] = new Array(count);
   let next = 0;
   await Promise.all(Array.from({ length: 4 }, async () => {
     for (let i = next++; i < count; i = next++) {
       checkAlive();
       const data = await gql<{ submitOrder: { orderId: string } }>(gw.url, SUBMIT, {
-        i: { accountId, clientOrderId: `bench-${i}`, symbol: SYMBOL, side: i % 2 ? 'SELL' : 'BUY', type: 'MARKET', timeInForce: 'GTC', quantity: '1', strategy: 'bench' },
+        i: { accountId: accounts[i % ACCOUNTS], clientOrderId: `bench-${i}`, symbol: SYMBOL, side: i % 2 ? 'SELL' : 'BUY', type: 'MARKET', timeInForce: 'GTC', quantity: '1', strategy: 'bench' },
       });
       orderIds[i] = data.submitOrder.orderId;
     }
   }));
-  progress(`setup: account ${accountId}, ${count} orders on ${SYMBOL}`);
+  progress(`setup: accounts ${accounts[0]}..${accounts[ACCOUNTS - 1]}, ${count} orders on ${SYMBOL}`);
   return orderIds;
 }
 

@@ -21,12 +21,12 @@ export function clockOffset(databaseUrl: string): Promise<{ offsetMs: number | n
  * The outbox insert times of the run's trade events, by tradeId. No publish time: the relay keeps a watermark, not a
  * time per row (the baseline's arrivals are the relay's share, plus Redis delivery).
  */
-export function tradeEventTimes(databaseUrl: string, accountId: string): Promise<Map<string, { created: number }>> {
+export function tradeEventTimes(databaseUrl: string, prefix: string): Promise<Map<string, { created: number }>> {
   return withPg(databaseUrl, async (pg) => {
     const { rows } = await pg.query(
       `select payload->'trade'->>'tradeId' as "tradeId", (extract(epoch from created_at) * 1000)::text as created
-       from execution.outbox where topic = 'TRADE_EXECUTED' and account_id = $1`,
-      [accountId],
+       from execution.outbox where topic = 'TRADE_EXECUTED' and starts_with(account_id, $1)`,
+      [`${prefix}-`],
     );
     return new Map(rows.map((r: { tradeId: string; created: string }) => [String(r.tradeId), { created: Number(r.created) }]));
   });
