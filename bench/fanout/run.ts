@@ -28,11 +28,11 @@ export async function run(opts: Options): Promise<number> {
   const [a, b] = await startGateways(databaseUrl, opts.redisUrl);
 
   // the baseline listens from before the run's first event
-  const accounts = `BENCH-${process.pid}`;
-  const baseline = await startBaseline(opts.redisUrl, accounts);
+  const accountPrefix = `BENCH-${process.pid}`;
+  const baseline = await startBaseline(opts.redisUrl, accountPrefix);
 
   // the accounts and one order per fill (warm-up fills first), all before any subscriber exists
-  const orderIds = await createOrders(a, accounts, WARMUP_FILLS + opts.fills);
+  const orderIds = await createOrders(a, accountPrefix, WARMUP_FILLS + opts.fills);
   await sleep(1000); // the relay publishes the orders' events; the gateways settle
   const rssBefore = gatewayRss(a, b);
   progress(`setup: gateway RSS before subscribers: A ${mb(rssBefore.A)}, B ${mb(rssBefore.B)}`);
@@ -63,7 +63,7 @@ export async function run(opts: Options): Promise<number> {
   const [ca, cb] = await collect(ok.map((f) => f.tradeId!));
 
   // each fill's commit time from the outbox row of its trade event (written by the same transaction)
-  const times = await tradeEventTimes(databaseUrl, accounts);
+  const times = await tradeEventTimes(databaseUrl, accountPrefix);
   for (const f of ok) {
     const t = times.get(f.tradeId!);
     if (t) f.commitAt = t.created;

@@ -207,8 +207,8 @@ export class OrdersService {
    * position. The order row is locked (FOR UPDATE) for the duration: concurrent fills of one order queue on it instead
    * of failing a version check, and each sees the previous fill's result, so 50 fills at once equal 50 in a row.
    * Two statements: the locks (order, then position, then the trade id), then every write at once with the COMMIT
-   * in the same round trip, so a hot position stays locked over that one statement only. The decimal math runs
-   * here, between the two.
+   * in the same round trip. A hot position stays locked from the first statement to the end of the second: one
+   * round trip back here, the decimal math, and the second statement, with no COMMIT round trip after it.
    */
   async executeTrade(scope: Scope, input: ExecuteTradeInput): Promise<NewTrade> {
     if (!isUuid(input.orderId)) throw new NotFoundError('order', input.orderId);
