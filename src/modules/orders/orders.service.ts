@@ -18,7 +18,7 @@ import { validateAccountId } from '../accounts/account-rules';
 import type { PositionsService } from '../positions/positions.service';
 import {
   assertCancelable, isTerminal, planAmend, planFill, samePayload, validateSubmitOrder, validateSymbol,
-  type OrderSide, type OrderStatus, type SubmitOrderInput,
+  type NewOrder, type OrderSide, type OrderStatus, type SubmitOrderInput,
 } from './order-lifecycle';
 import { OrderEntity, type Order } from './order.entity';
 import { insertedOrder, withInsertedTimes, OrdersRepository, type Keyset, type NewTrade, type OrderFilter, type OrderRow, type TradeFilter, type TradeRow } from './orders.repository';
@@ -106,39 +106,46 @@ export class OrdersService {
   /**
    * Idempotent on (accountId, clientOrderId): INSERT ... ON CONFLICT DO NOTHING lets exactly one of any number of
    * concurrent submissions insert; the others wait for it to commit, find its row, and return it when the payload
-   * matches (CONFLICT when it differs).
+   * matches (CONFLICT when it differs). The insert travels with its COMMIT, so a new order is one round trip; a
+   * replay, which inserted nothing, is answered by a second transaction.
    */
   async submit(scope: Scope, raw: SubmitOrderInput): Promise<OrderRow> {
     const input = validateSubmitOrder(raw);
     try {
-      const order = await inSqlTransaction(scope.db, async (tx) => {
+      const created = await inSqlTransaction(scope.db, (tx) => {
         // One statement: the insert, and only if it inserted, its event and audit row.
         const orderId = randomUUID();
-        const created = await this.repo.insertOrderIfNew(tx, orderId, input, [
+        return this.repo.insertOrderIfNew(tx.committing(), orderId, input, [
           eventsInsert([orderEvent('SUBMITTED', insertedOrder(orderId, input))], withInsertedTimes),
           auditInsert(scope.access, { operation: 'submitOrder', table: 'execution.orders', recordIds: [orderId], result: 'ok' }, 'where exists (select from o)'),
         ]);
-        if (created) return { order: created, created: true };
-        const existing = await this.repo.lockedOrderByClientOrderId(tx, input.accountId, input.clientOrderId);
-        if (!existing) throw new ConflictError('the order was removed concurrently; retry');
-        if (!samePayload(existing, input)) {
-          throw new ConflictError(`clientOrderId ${input.clientOrderId} was already used for a different order`, {
-            orderId: existing.orderId,
-            clientOrderId: input.clientOrderId,
-          });
-        }
-        await writeAudit(tx, scope.access, {
-          operation: 'submitOrder', table: 'execution.orders', recordIds: [existing.orderId], result: 'ok', details: { replayed: true },
-        });
-        return { order: existing, created: false };
       }, { access: scope.access });
+      const order = created ?? (await this.replay(scope, input));
       scope.reads.preferPrimary();
-      if (order.created) scope.outbox.wake();
-      return order.order;
+      if (created) scope.outbox.wake();
+      return order;
     } catch (error) {
       if (categorize(error) === 'foreign-key') throw new NotFoundError('account', input.accountId);
       throw error;
     }
+  }
+
+  /** A submission whose (accountId, clientOrderId) is taken: the order, when the payload is the same, audited as a replay. */
+  private replay(scope: Scope, input: NewOrder): Promise<OrderRow> {
+    return inSqlTransaction(scope.db, async (tx) => {
+      const existing = await this.repo.lockedOrderByClientOrderId(tx, input.accountId, input.clientOrderId);
+      if (!existing) throw new ConflictError('the order was removed concurrently; retry');
+      if (!samePayload(existing, input)) {
+        throw new ConflictError(`clientOrderId ${input.clientOrderId} was already used for a different order`, {
+          orderId: existing.orderId,
+          clientOrderId: input.clientOrderId,
+        });
+      }
+      await writeAudit(tx, scope.access, {
+        operation: 'submitOrder', table: 'execution.orders', recordIds: [existing.orderId], result: 'ok', details: { replayed: true },
+      });
+      return existing;
+    }, { access: scope.access });
   }
 
   async cancel(scope: Scope, orderId: string, expectedVersion?: number | null): Promise<Order> {
