@@ -4,7 +4,8 @@
  * access prelude first, retries of serialization failures and deadlocks), without the unit of work: no entity
  * manager fork, no flush, and BEGIN travels with the prelude and the first statement in one round trip. Measured:
  * about 0.3-0.45 ms less CPU and one round trip less per transaction than em.transactional() (BEGIN with the prelude
- * alone); with the first statement, one round trip less again.
+ * alone); with the first statement, one round trip less again. The last statement can carry the COMMIT as well
+ * (`committing()`): a transaction of one statement is then one round trip.
  *
  * Statements go straight to the pg client of one connection from knex's pool, without knex's query runner (its
  * builder, events and uid per statement), and are counted and timed through Database.ranStatement, so statement
