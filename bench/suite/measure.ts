@@ -172,7 +172,7 @@ export async function runPlan(o: PlanOptions, suts: Map<SystemName, Sut>, params
           const l = sample.load;
           const errors = Object.values(l.tally.errorCodes).reduce((a, b) => a + b, 0);
           progress(`  ${def.name} c=${c} round ${round + 1}/${o.rounds} ${system.padEnd(7)} ${l.rps.toFixed(1).padStart(8)} req/s  ` +
-            `p50 ${l.latencyMs.p50} ms  p99 ${l.latencyMs.p99} ms  sql/req ${sample.statementsPerRequest}  cpu ${sample.usage.cpuPercent}%` +
+            `p50 ${l.latencyMs.p50} ms  p99 ${l.latencyMs.p99} ms  sql/req ${sample.statementsPerRequest}  cpu ${sample.usage.cpuPercent}% (main thread ${sample.usage.mainThreadPercent}%)` +
             (errors ? `  errors ${errors}` : ''));
           await sleep(250);
         }

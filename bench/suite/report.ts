@@ -26,6 +26,10 @@ export interface Row {
   cpuPercent: number;
   /** the server's CPU time per request (per pair, per 1,000 bars): steadier than throughput on a busy machine */
   cpuMsPerUnit: number;
+  /** the server's main thread, % of one core (near 100: bound by it) */
+  mainThreadPercent: number;
+  /** times the main thread lost its core while it could run, per request (pair, 1,000 bars) */
+  preemptedPerUnit: number;
   rssPeakMb: number;
   errors: Record<string, number>;
   /** each round's throughput */
@@ -43,6 +47,12 @@ function throughputOf(s: Sample): number {
   if (kind === 'write') return s.load.tally.pairs / s.load.durationS;
   if (kind === 'ingest') return s.load.tally.bars / s.load.durationS;
   return s.load.tally.ok / s.load.durationS;
+}
+
+/** An amount over the run per request (reads), per pair (writes) or per 1,000 bars (ingestion). */
+function perUnit(kind: string, s: Sample, amount: number): number {
+  const units = kind === 'write' ? s.load.tally.pairs : kind === 'ingest' ? s.load.tally.bars / 1000 : s.load.tally.ok;
+  return units > 0 ? amount / units : NaN;
 }
 
 export function summarize(samples: Sample[]): Row[] {
@@ -72,10 +82,9 @@ export function summarize(samples: Sample[]): Row[] {
       statementsPerRequest: r2(median(group.map((s) => s.statementsPerRequest))),
       operationStatementsPerRequest: ops.length ? r2(median(ops)) : undefined,
       cpuPercent: Math.round(median(group.map((s) => s.usage.cpuPercent))),
-      cpuMsPerUnit: r2(median(group.map((s) => {
-        const units = def.kind === 'write' ? s.load.tally.pairs : def.kind === 'ingest' ? s.load.tally.bars / 1000 : s.load.tally.ok;
-        return units > 0 ? (s.usage.cpuSeconds * 1000) / units : NaN;
-      }))),
+      cpuMsPerUnit: r2(median(group.map((s) => perUnit(def.kind, s, s.usage.cpuSeconds * 1000)))),
+      mainThreadPercent: Math.round(median(group.map((s) => s.usage.mainThreadPercent))),
+      preemptedPerUnit: r2(median(group.map((s) => perUnit(def.kind, s, s.usage.preempted)))),
       rssPeakMb: Math.round(Math.max(...group.map((s) => s.usage.rssPeakMb))),
       errors,
       perRound: perRound.map(r2),
@@ -97,14 +106,14 @@ const num = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en') : x.to
 /** The results table in Markdown: one line per scenario, concurrency and system. */
 export function markdownTable(rows: Row[]): string {
   const lines = [
-    '| # | scenario | c | system | throughput | p50 ms | p99 ms | gateway ÷ this | SQL/req | CPU % | CPU ms/req | this ÷ gateway CPU | RSS MB | errors |',
-    '|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
+    '| # | scenario | c | system | throughput | p50 ms | p99 ms | gateway ÷ this | SQL/req | CPU % | main thread % | preempted/req | CPU ms/req | this ÷ gateway CPU | RSS MB | errors |',
+    '|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
   ];
   for (const r of rows) {
     const sql = r.operationStatementsPerRequest !== undefined ? `${r.statementsPerRequest} (${r.operationStatementsPerRequest})` : String(r.statementsPerRequest);
     const errors = Object.entries(r.errors).map(([c, n]) => `${c} ${n}`).join(', ') || '0';
     lines.push(`| ${r.number} | ${r.scenario} | ${r.connections} | ${SYSTEM_LABEL[r.system]} | ${num(r.throughput)} ${r.unit} | ${r.p50Ms} | ${r.p99Ms} | ` +
-      `${r.gatewayRatio ?? '—'} | ${sql} | ${r.cpuPercent} | ${r.cpuMsPerUnit} | ${r.gatewayCpuRatio ?? '—'} | ${r.rssPeakMb} | ${errors} |`);
+      `${r.gatewayRatio ?? '—'} | ${sql} | ${r.cpuPercent} | ${r.mainThreadPercent} | ${r.preemptedPerUnit} | ${r.cpuMsPerUnit} | ${r.gatewayCpuRatio ?? '—'} | ${r.rssPeakMb} | ${errors} |`);
   }
   return lines.join('\n');
 }

@@ -182,7 +182,9 @@ export async function run(o: Options): Promise<number> {
   out(`\n${head}\n\n${table}\n\n${targetsTable(goals)}\n\n`);
   out('throughput: median over the rounds; "gateway ÷ this": the gateway\'s throughput over that baseline\'s, same scenario and concurrency; ' +
     'SQL/req: statements the server process sent per request (per pair for writes), and in parentheses the gateway\'s own operation\'s ' +
-    '(performanceSummary: without authentication, consistency token and outbox relay); CPU %: of one core; RSS: peak.\n');
+    '(performanceSummary: without authentication, consistency token and outbox relay); CPU %: of one core; ' +
+    'main thread %: the server\'s JavaScript thread alone (near 100: the server is bound by it); preempted/req: times that thread lost its core ' +
+    'while it could run, per request (per pair, per 1,000 bars); RSS: peak.\n');
   const statements = Object.entries(checks.statementsByPageSize).map(([first, s]) => `first ${first}: ${Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (statements.length) out(`orders with trades and account, statements per request by page size: ${statements.join('; ')}\n`);
 

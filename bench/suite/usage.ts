@@ -9,6 +9,18 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * A process's main thread (its JavaScript thread, the one a single-threaded server is bound by): its CPU time in
+ * seconds, and how often the scheduler took its core from it while it could still run (nonvoluntary context switches:
+ * on a machine shared with PostgreSQL, mostly a backend woken by the thread's own write to its socket).
+ */
+export function mainThread(pid: number): { cpuSeconds: number; preempted: number } {
+  const stat = fs.readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const m = /^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'));
+  return { cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100, preempted: m ? Number(m[1]) : NaN };
+}
+
 /** Resident set size, in KB (VmRSS). */
 export function rssKb(pid: number): number {
   const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -29,6 +41,10 @@ export interface UsageSpan {
   cpuPercent: number;
   /** CPU time of the process over the span */
   cpuSeconds: number;
+  /** the main thread alone, % of one core: near 100, the server is bound by it */
+  mainThreadPercent: number;
+  /** times the main thread lost its core while it could run */
+  preempted: number;
   rssPeakMb: number;
   rssEndMb: number;
   /** every process of the machine (PostgreSQL, the load, others) over the span, % of one core; capacity = cores x 100 */
@@ -39,6 +55,7 @@ export interface UsageSpan {
 export function measureProcess(pid: number): { stop(): UsageSpan } {
   const started = performance.now();
   const cpu0 = cpuSeconds(pid);
+  const main0 = mainThread(pid);
   const machine0 = machineCpu();
   let peak = rssKb(pid);
   const timer = setInterval(() => {
@@ -54,9 +71,12 @@ export function measureProcess(pid: number): { stop(): UsageSpan } {
       const spanS = (performance.now() - started) / 1000;
       const end = rssKb(pid);
       const machine = machineCpu();
+      const main = mainThread(pid);
       return {
         cpuPercent: Math.round(((cpuSeconds(pid) - cpu0) / spanS) * 1000) / 10,
         cpuSeconds: cpuSeconds(pid) - cpu0,
+        mainThreadPercent: Math.round(((main.cpuSeconds - main0.cpuSeconds) / spanS) * 1000) / 10,
+        preempted: main.preempted - main0.preempted,
         rssPeakMb: Math.round(Math.max(peak, end) / 102.4) / 10,
         rssEndMb: Math.round(end / 102.4) / 10,
         machineBusyPercent: Math.round(((machine.busy - machine0.busy) / spanS) * 1000) / 10,
