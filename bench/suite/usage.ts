@@ -1,12 +1,17 @@
 /** CPU and memory of processes over a run, from /proc (Linux), and the machine's busy time. */
 import fs from 'node:fs';
 
-/** utime + stime of a process, in seconds (USER_HZ = 100). */
-export function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** utime + stime from a /proc stat file (a process's or a thread's), in seconds (USER_HZ = 100). */
+function statCpuSeconds(file: string): number {
+  const stat = fs.readFileSync(file, 'utf8');
   // after "pid (comm) " come state (field 3) ... utime (14) and stime (15): indexes 11 and 12 here
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** utime + stime of a process (all its threads), in seconds. */
+export function cpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/stat`);
 }
 
 /**
@@ -15,10 +20,8 @@ export function cpuSeconds(pid: number): number {
  * on a machine shared with PostgreSQL, mostly a backend woken by the thread's own write to its socket).
  */
 export function mainThread(pid: number): { cpuSeconds: number; preempted: number } {
-  const stat = fs.readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const m = /^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'));
-  return { cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100, preempted: m ? Number(m[1]) : NaN };
+  return { cpuSeconds: statCpuSeconds(`/proc/${pid}/task/${pid}/stat`), preempted: m ? Number(m[1]) : NaN };
 }
 
 /** Resident set size, in KB (VmRSS). */
