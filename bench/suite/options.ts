@@ -40,6 +40,8 @@ export interface Options {
   /** extra flags for the gateway's node process */
   nodeFlags: string[];
   readme: boolean;
+  /** where the results JSON goes (default bench/results/<start>.json) */
+  resultsFile?: string;
   timeoutS: number;
   /** only these systems (the gateway always runs) */
   systems?: string[];
@@ -75,6 +77,7 @@ export function parseOptions(argv: string[]): Options {
       return flags;
     })
     .option('--readme', 'replace the results table in bench/README.md with this run\'s', false)
+    .option('--results <file>', 'write the results JSON to this file instead of bench/results/<start>.json')
     .option('--timeout <s>', 'the whole run stops after this many seconds', positive, 3600)
     .exitOverride();
   program.parse(argv, { from: 'user' });
@@ -101,6 +104,7 @@ export function parseOptions(argv: string[]): Options {
     cpuProf: Boolean(o.cpuProf),
     nodeFlags: o.nodeFlags ?? [],
     readme: Boolean(o.readme),
+    resultsFile: o.results,
     timeoutS: o.timeout,
     systems: o.systems,
   };

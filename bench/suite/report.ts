@@ -153,11 +153,9 @@ export function targetsTable(lines: TargetLine[]): string {
   return ['| target | where | gateway | met |', '|---|---|--:|---|', ...lines.map((t) => `| ${t.target} | ${t.scenario} | ${t.value} | ${t.met ? 'yes' : '**no**'} |`)].join('\n');
 }
 
-/** Writes bench/results/<start, ISO 8601 basic format>.json (atomically); returns its path. */
-export function saveResult(startedAt: Date, result: unknown): string {
-  fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  const stamp = startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const file = path.join(RESULTS_DIR, `${stamp}.json`);
+/** Writes `file`, by default bench/results/<start, ISO 8601 basic format>.json (atomically); returns its path. */
+export function saveResult(startedAt: Date, result: unknown, file = path.join(RESULTS_DIR, `${startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`)): string {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`);
   fs.renameSync(`${file}.tmp`, file);
   return file;

@@ -208,7 +208,7 @@ export async function run(o: Options): Promise<number> {
     samples,
     serverLogs: Object.fromEntries(servers.map((s) => [s.name, s.logs])),
   };
-  const file = saveResult(startedAt, result);
+  const file = saveResult(startedAt, result, o.resultsFile ? path.resolve(o.resultsFile) : undefined);
   out(`results: ${path.relative(process.cwd(), file)}\n`);
   if (o.readme && !failure) {
     const done = updateReadme(`${head}\n\n${table}\n\n${targetsTable(goals)}`);
