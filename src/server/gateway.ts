@@ -16,12 +16,13 @@ import type { Database, ReadTarget } from '../platform/database';
 import type { Logger } from '../platform/logger';
 import { ReadSession, type ConsistencyOptions } from '../platform/read-session';
 import { CONSISTENCY_HEADER, ConsistencyMemory, consistencyFrom, consistencyTokenPlugin } from './consistency';
-import { authenticate } from '../modules/accounts/api-keys.service';
+import { authenticate, validKeyIds } from '../modules/accounts/api-keys.service';
 import { isAdmin, type Principal } from '../modules/accounts/api-keys';
 import type { DbAccess } from '../platform/db-access';
 import { applyAccessPolicy } from './access-policy';
 import { applyInputGuard } from './input-guard';
 import { PrincipalCache } from './principal-cache';
+import { WsKeyWatch } from './ws-key-watch';
 import { RateLimiter, rateLimitPlugin, type RateLimits } from './rate-limits';
 import { AppError } from '../platform/errors';
 import { getOperationAST, GraphQLError } from 'graphql';
@@ -210,6 +211,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const consistencyMemory = new ConsistencyMemory(options.consistencyMemoryMs ?? 10_000);
   const principals = new PrincipalCache(options.apiKeyCacheMs ?? 1000);
+  // Open sockets lose a revoked key as HTTP requests do: within the cache's time (at least a second).
+  const keyWatch = new WsKeyWatch((keyIds) => validKeyIds(db, keyIds), Math.max(1000, options.apiKeyCacheMs ?? 1000), log.child({ component: 'ws-keys' }));
   /** Every request needs a valid key: UNAUTHENTICATED (401) without one. */
   const principalOf = async (authorization: string | undefined): Promise<Principal> => {
     try {
@@ -260,7 +263,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           return false;
         }
         try {
-          (ctx.extra as WsExtra).principal = await principals.get(authorization, () => authenticate(db, authorization, { log }));
+          const principal = await principals.get(authorization, () => authenticate(db, authorization, { log }));
+          (ctx.extra as WsExtra).principal = principal;
+          keyWatch.add(socket, principal.keyId);
           return true;
         } catch {
           socket.close(4403, 'Forbidden: the API key is not valid');
@@ -308,7 +313,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // Closes the WebSocket server (and its subscriptions) when Apollo stops.
-      { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
+      { async serverWillStart() { return { async drainServer() { keyWatch.stop(); await wsCleanup.dispose(); } }; } },
       // The cache-control plugin wraps every field resolver; we set no cache hints.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginLandingPageDisabled(),

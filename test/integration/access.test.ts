@@ -257,6 +257,35 @@ describe('subscriptions', () => {
     expect(await closeCodeOf({ authorization: 'nonsense' })).toBe(4403);
   });
 
+  it('closes an open socket with 4403 once its key is revoked (within API_KEY_CACHE_MS, 1 s); other keys stream on', async () => {
+    const revokedKey = await gw.createKey('trader', [own]);
+    const [row] = await gw.runtime.db.read<{ keyId: string }>(`select key_id as "keyId" from execution.api_keys where key_hash = encode(sha256(?::bytea), 'hex')`, [revokedKey], 'primary');
+    let closedWith: number | undefined;
+    const doomed = createClient({ url: gw.wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, connectionParams: { authorization: `Bearer ${revokedKey}` },
+      on: { closed: (event) => { closedWith = (event as { code: number }).code; } }, onNonLazyError: () => undefined });
+    clients.push(doomed);
+    const kept = client(keys.trader);
+    const before = gw.gateway.hub.size;
+    const query = `subscription($s: [String!]!) { marketDataUpdated(symbols: $s) { symbol timestamp } }`;
+    const doomedBars = subscribe(doomed, query, { s: [SYM] });
+    const keptBars = subscribe(kept, query, { s: [SYM] });
+    await waitForStreams(gw.gateway.hub, before + 2);
+
+    await revoke(gw.runtime.db, row.keyId);
+    const deadline = Date.now() + 5000;
+    while (closedWith === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(closedWith).toBe(4403);
+    // its stream is gone from the hub; the other key's is still there and still delivers
+    const streamsDeadline = Date.now() + 2000;
+    while (gw.gateway.hub.size > before + 1 && Date.now() < streamsDeadline) await new Promise((r) => setTimeout(r, 20));
+    expect(gw.gateway.hub.size).toBe(before + 1);
+    await gw.gql(`mutation($b: [BarInput!]!) { ingestMarketData(bars: $b) { inserted } }`,
+      { b: [{ symbol: SYM, timestamp: '2026-01-05T11:00:00Z', open: '1', high: '1', low: '1', close: '1', volume: '1' }] });
+    await keptBars.waitFor(1);
+    expect(keptBars.events.map((e: any) => Date.parse(e.marketDataUpdated.timestamp))).toContain(Date.parse('2026-01-05T11:00:00Z'));
+    expect(doomedBars.events).toEqual([]);
+  });
+
   it.each(['viewer', 'trader'] as const)('%s: another account\'s orders, positions and trades are FORBIDDEN', async (role) => {
     const c = client(keys[role]);
     for (const [field, query] of [

@@ -139,6 +139,17 @@ export async function revoke(db: Database, keyId: string): Promise<{ keyId: stri
   return { keyId, revokedAt: toIsoUtc(existing.revokedAt) as string, alreadyRevoked: true };
 }
 
+/** Which of these keys are still valid (not revoked), read on the primary like authentication: one statement. */
+export async function validKeyIds(db: Database, keyIds: readonly string[]): Promise<Set<string>> {
+  if (keyIds.length === 0) return new Set();
+  const rows = await db.read<{ keyId: string }>(
+    `select key_id as "keyId" from execution.api_keys where key_id = any(?::uuid[]) and revoked_at is null`,
+    [toPgArray(keyIds)],
+    'primary',
+  );
+  return new Set(rows.map((r) => r.keyId));
+}
+
 /** One message for an unknown and a revoked key, so a caller cannot tell which. */
 export const INVALID_KEY_MESSAGE = 'invalid API key';
 
