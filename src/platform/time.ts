@@ -24,12 +24,27 @@ function isPgUtcText(s: string): boolean {
 const scratch = Buffer.allocUnsafe(64);
 
 /**
- * Returns null when the value is not a time. Microseconds in PostgreSQL text are kept. This runs once per timestamp
+ * A Date as ISO 8601 UTC, its fraction written as PostgreSQL writes one: without trailing zeros, and none for a whole
+ * second ("…:00Z", not toISOString's "…:00.000Z"). So a time reads the same whether it came from a row's text (a query)
+ * or from a Date (a mutation's input echoed back, an event built in the process).
+ */
+function dateIso(date: Date): string {
+  const iso = date.toISOString();
+  // toISOString always ends in three digits of milliseconds and Z
+  let end = iso.length - 1;
+  while (iso.charCodeAt(end - 1) === 48 /* 0 */) end--;
+  if (iso.charCodeAt(end - 1) === 46 /* . */) end--;
+  return end === iso.length - 1 ? iso : `${iso.slice(0, end)}Z`;
+}
+
+/**
+ * Returns null when the value is not a time. Microseconds in PostgreSQL text are kept; any other time is read as a
+ * Date (milliseconds) and written as dateIso writes it. This runs once per timestamp
  * of every response: PostgreSQL's text (ASCII, checked by position) is rewritten in a reused buffer, ' ' to 'T' and
  * '+00' to 'Z', and read back as one flat string: no regular expression, no intermediate strings.
  */
 export function toIsoUtc(value: unknown): string | null {
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : dateIso(value);
   if (typeof value === 'string') {
     if (isPgUtcText(value)) {
       if (value.length > scratch.length) return `${value.slice(0, 10)}T${value.slice(11, value.length - 3)}Z`;
@@ -39,7 +54,7 @@ export function toIsoUtc(value: unknown): string | null {
       return scratch.toString('latin1', 0, value.length - 2);
     }
     const d = new Date(value);
-    if (!Number.isNaN(d.getTime())) return d.toISOString();
+    if (!Number.isNaN(d.getTime())) return dateIso(d);
   }
   return null;
 }

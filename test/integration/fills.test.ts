@@ -48,14 +48,18 @@ describe('executeTrade', () => {
     const a = await gw.gql(FILL, { input: { orderId, quantity: '0.1', price: '10.00000001', executedAt: '2026-11-26T10:00:00Z' } });
     expect(a.errors).toBeUndefined();
     expect(a.data.executeTrade).toMatchObject({ orderId, accountId: acc, symbol: 'AAPL', side: 'BUY', quantity: '0.1', price: '10.00000001',
-      executedAt: '2026-11-26T10:00:00.000Z', strategy: 'fills-test', order: { status: 'PARTIALLY_FILLED', filledQuantity: '0.1', averageFillPrice: '10.00000001', version: 2 } });
+      executedAt: '2026-11-26T10:00:00Z', strategy: 'fills-test', order: { status: 'PARTIALLY_FILLED', filledQuantity: '0.1', averageFillPrice: '10.00000001', version: 2 } });
     const b = await gw.gql(FILL, { input: { orderId, price: '10.00000002' } });
     // the rest (0.2) by default; average = (0.1*10.00000001 + 0.2*10.00000002) / 0.3 = 10.0000000166... -> 10.00000002
     expect(b.data.executeTrade).toMatchObject({ quantity: '0.2', order: { status: 'FILLED', filledQuantity: '0.3', averageFillPrice: '10.00000002', version: 3 } });
     expect(Number(b.data.executeTrade.tradeId)).toBeGreaterThan(Number(a.data.executeTrade.tradeId));
     expect(await position(acc)).toMatchObject({ quantity: '0.3', averagePrice: '10.00000002', realizedPnl: '0' });
-    const trades = await gw.gql(`query($id: ID!) { order(orderId: $id) { trades { quantity price } } }`, { id: orderId });
-    expect(trades.data.order.trades).toEqual([{ quantity: '0.1', price: '10.00000001' }, { quantity: '0.2', price: '10.00000002' }]);
+    const trades = await gw.gql(`query($id: ID!) { order(orderId: $id) { trades { quantity price executedAt } } }`, { id: orderId });
+    // a time reads the same in the mutation's answer and in a query's
+    expect(trades.data.order.trades).toEqual([
+      { quantity: '0.1', price: '10.00000001', executedAt: a.data.executeTrade.executedAt },
+      { quantity: '0.2', price: '10.00000002', executedAt: b.data.executeTrade.executedAt },
+    ]);
   });
 
   it('realizes PnL when reducing and when crossing zero, opening the rest at the fill price', async () => {

@@ -10,7 +10,11 @@ export type Scalars = {
   Float: { input: number; output: number; }
   /** A calendar date, ISO 8601 (YYYY-MM-DD). */
   Date: { input: string; output: string; }
-  /** A point in time, ISO 8601 in UTC with a Z suffix ("2026-11-26T14:30:00Z"). Inputs accept any ISO 8601 offset. */
+  /**
+   * A point in time, ISO 8601 in UTC with a Z suffix ("2026-11-26T14:30:00Z"). Fractions of a second as stored (up to
+   * microseconds), without trailing zeros ("2026-11-26T14:30:00.25Z"): the same instant reads the same in every answer.
+   * Inputs accept any ISO 8601 offset.
+   */
   DateTime: { input: string; output: string; }
   /**
    * An exact decimal number, serialised as a string ("101.25"). Prices and quantities never pass through a float.
