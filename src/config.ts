@@ -70,6 +70,11 @@ const ConfigSchema = z.object({
   RATE_LIMIT_MUTATIONS_PER_SEC: z.coerce.number().int().min(0).default(50),
   // An authenticated key is remembered this long (a revocation takes effect within it); 0: looked up on every request.
   API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(1000),
+  // Failed authentications (unknown or revoked key) a client address may have per minute before it is refused; 0: no limit.
+  AUTH_FAILURES_PER_MIN: z.coerce.number().int().min(0).default(30),
+  // Proxies in front of the gateway that append the client to X-Forwarded-For (1 behind one load balancer); 0: none,
+  // the peer's address is the client's.
+  TRUSTED_PROXIES: z.coerce.number().int().min(0).max(10).default(0),
   // No statement of a request runs longer than this (set per request transaction, as the request role).
   REQUEST_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(1).default(5000),
   // GraphiQL at GET /graphql for browsers: on outside production, off in production unless set to true.

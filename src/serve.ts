@@ -49,6 +49,8 @@ export function gatewayOptions(config: Config, db: Database, log: Logger): Gatew
     rateLimits: { readsPerSecond: config.RATE_LIMIT_READS_PER_SEC, mutationsPerSecond: config.RATE_LIMIT_MUTATIONS_PER_SEC },
     requestStatementTimeoutMs: config.REQUEST_STATEMENT_TIMEOUT_MS,
     apiKeyCacheMs: config.API_KEY_CACHE_MS,
+    authFailuresPerMinute: config.AUTH_FAILURES_PER_MIN,
+    trustedProxies: config.TRUSTED_PROXIES,
   };
 }
 

@@ -152,8 +152,8 @@ export class GatewayMetrics {
   private readonly detach: (() => void)[] = [];
   private readonly timeoutMs: number;
 
-  /** An operation refused by a rate limit. */
-  rateLimited(budget: 'read' | 'mutation'): void {
+  /** An operation refused by a rate limit (auth: an authentication refused after too many failures from its address). */
+  rateLimited(budget: 'read' | 'mutation' | 'auth'): void {
     this.limited.inc({ budget });
   }
 
@@ -165,7 +165,7 @@ export class GatewayMetrics {
     this.requests = new Counter({ name: 'tradeql_graphql_requests_total', help: 'GraphQL operations (HTTP and WebSocket); type "unknown": refused before an operation was found', labelNames: ['operation', 'type', 'outcome'], registers });
     this.duration = new Histogram({ name: 'tradeql_graphql_request_duration_seconds', help: 'GraphQL operation time; for subscriptions, until the subscription is set up', labelNames: ['operation', 'type'], buckets: SECONDS, registers });
     this.errors = new Counter({ name: 'tradeql_graphql_errors_total', help: 'errors in GraphQL responses, by extensions.code', labelNames: ['code'], registers });
-    this.limited = new Counter({ name: 'tradeql_rate_limited_total', help: 'operations refused by a per-key rate limit, by budget', labelNames: ['budget'], registers });
+    this.limited = new Counter({ name: 'tradeql_rate_limited_total', help: 'operations refused by a rate limit, by budget: read and mutation per key, auth per client address (failed authentications)', labelNames: ['budget'], registers });
     for (const budget of ['read', 'mutation']) this.limited.inc({ budget }, 0);
 
     const { db, relay, hub, wsServer } = sources;

@@ -16,13 +16,15 @@ import type { Database, ReadTarget } from '../platform/database';
 import type { Logger } from '../platform/logger';
 import { ReadSession, type ConsistencyOptions } from '../platform/read-session';
 import { CONSISTENCY_HEADER, ConsistencyMemory, consistencyFrom, consistencyTokenPlugin } from './consistency';
-import { authenticate, validKeyIds } from '../modules/accounts/api-keys.service';
+import { authenticate, INVALID_KEY_MESSAGE, validKeyIds } from '../modules/accounts/api-keys.service';
 import { isAdmin, type Principal } from '../modules/accounts/api-keys';
 import type { DbAccess } from '../platform/db-access';
 import { applyAccessPolicy } from './access-policy';
 import { applyInputGuard } from './input-guard';
 import { PrincipalCache } from './principal-cache';
 import { WsKeyWatch } from './ws-key-watch';
+import { AuthFailureLimiter, isAuthRateLimited } from './auth-failures';
+import { clientAddress } from './client-address';
 import { RateLimiter, rateLimitPlugin, type RateLimits } from './rate-limits';
 import { AppError } from '../platform/errors';
 import { getOperationAST, GraphQLError } from 'graphql';
@@ -93,6 +95,10 @@ export interface GatewayOptions {
   rateLimits?: RateLimits;
   /** how long an authenticated key is remembered (ms); a revocation takes effect within it; 0: check every request */
   apiKeyCacheMs?: number;
+  /** failed authentications per client address and minute before it is refused (RATE_LIMITED); default 0: no limit */
+  authFailuresPerMinute?: number;
+  /** proxies in front that append the client to X-Forwarded-For (default 0: the peer is the client) */
+  trustedProxies?: number;
   /** statement timeout of request transactions (ms); default 5000 */
   requestStatementTimeoutMs?: number;
   /**
@@ -213,12 +219,23 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const principals = new PrincipalCache(options.apiKeyCacheMs ?? 1000);
   // Open sockets lose a revoked key as HTTP requests do: within the cache's time (at least a second).
   const keyWatch = new WsKeyWatch((keyIds) => validKeyIds(db, keyIds), Math.max(1000, options.apiKeyCacheMs ?? 1000), log.child({ component: 'ws-keys' }));
-  /** Every request needs a valid key: UNAUTHENTICATED (401) without one. */
-  const principalOf = async (authorization: string | undefined): Promise<Principal> => {
+  /** A key's lookup on the primary, unless the address has failed too often; a key not found counts as a failure. */
+  const lookUp = async (authorization: string, address: string): Promise<Principal> => {
+    await authFailures.assertAllowed(address);
+    try {
+      return await authenticate(db, authorization, { log });
+    } catch (error) {
+      if (error instanceof AppError && error.message === INVALID_KEY_MESSAGE) await authFailures.recordFailure(address);
+      throw error;
+    }
+  };
+  /** Every request needs a valid key: UNAUTHENTICATED (401) without one, RATE_LIMITED (429) after too many bad ones. */
+  const principalOf = async (authorization: string | undefined, address: string): Promise<Principal> => {
     try {
       if (!authorization) throw new AppError('UNAUTHENTICATED', 'an API key is required (Authorization: Bearer tq_…)');
-      return await principals.get(authorization, () => authenticate(db, authorization, { log }));
+      return await principals.get(authorization, () => lookUp(authorization, address));
     } catch (error) {
+      if (isAuthRateLimited(error)) throw error;
       const message = error instanceof AppError ? error.message : 'invalid API key';
       throw new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new Map([['www-authenticate', 'Bearer']]) } } });
     }
@@ -248,6 +265,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const metrics = options.metricsEnabled === false ? undefined
     : new GatewayMetrics({ db, log: log.child({ component: 'metrics' }), relay, hub, wsServer, statements, slowQueryMs });
   const rateLimiter = new RateLimiter(options.rateLimits ?? { readsPerSecond: 0, mutationsPerSecond: 0 }, pubsub.commands, `tradeql:ratelimit:${pubsub.channel}`, metrics);
+  const authFailures = new AuthFailureLimiter(options.authFailuresPerMinute ?? 0, pubsub.commands, `tradeql:authfail:${pubsub.channel}`, () => metrics?.rateLimited('auth'));
+  const trustedProxies = options.trustedProxies ?? 0;
   const wsCleanup = useServer(
     withWsMetrics(metrics, {
       schema,
@@ -263,12 +282,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           return false;
         }
         try {
-          const principal = await principals.get(authorization, () => authenticate(db, authorization, { log }));
+          const principal = await principals.get(authorization, () => lookUp(authorization, clientAddress(ctx.extra.request, trustedProxies)));
           (ctx.extra as WsExtra).principal = principal;
           keyWatch.add(socket, principal.keyId);
           return true;
-        } catch {
-          socket.close(4403, 'Forbidden: the API key is not valid');
+        } catch (error) {
+          if (isAuthRateLimited(error)) socket.close(4429, `Too many failed authentications: retry in ${error.extensions.retryAfterMs} ms`);
+          else socket.close(4403, 'Forbidden: the API key is not valid');
           return false;
         }
       },
@@ -364,7 +384,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       const requestId = requestContext.getStore()?.requestId ?? requestIdOf(req.headers['x-request-id']);
       res.setHeader('x-request-id', requestId);
       const authorization = req.headers.authorization;
-      const principal = await principalOf(authorization);
+      const principal = await principalOf(authorization, clientAddress(req, trustedProxies));
       const waitMs = options.consistencyWaitMs ?? 100;
       // The token sent with the request, else the one this instance remembers for the key's last write.
       const remembered = principal ? consistencyMemory.recall(principal.keyId) : undefined;
