@@ -22,7 +22,9 @@ export function categorize(error: unknown): DbErrorCategory {
   const code = sqlState(error);
   const name = (error as Error)?.name ?? '';
   const message = (error as Error)?.message ?? '';
-  if (name === 'KnexTimeoutError' || /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(message)) {
+  // (55000 "database … is not currently accepting connections": ALLOW_CONNECTIONS false, e.g. during maintenance; the
+  // code alone also means other things)
+  if (name === 'KnexTimeoutError' || /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|is not currently accepting connections/i.test(message)) {
     return 'connection';
   }
   if (!code) return 'other';

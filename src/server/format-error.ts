@@ -2,7 +2,7 @@
  * One place where errors become GraphQL errors: typed errors keep their code and details, database errors are mapped
  * by category, GraphQL's own validation errors pass through, and everything else is logged and masked.
  */
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { AppError } from '../platform/errors';
 import { mapDatabaseError } from '../platform/db-errors';
@@ -12,7 +12,9 @@ const PASS_THROUGH = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED', 'G
 
 export function createFormatError(log: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
+    // A resolver's error, or one of ours that the request's context raised as a GraphQL error (see gateway.ts)
+    const unwrapped = unwrapResolverError(error);
+    const original = unwrapped instanceof GraphQLError && unwrapped.originalError instanceof AppError ? unwrapped.originalError : unwrapped;
     const mapped = original instanceof AppError ? original : mapDatabaseError(original);
     if (mapped) {
       if (!(original instanceof AppError)) {

@@ -27,6 +27,7 @@ import { AuthFailureLimiter, isAuthRateLimited } from './auth-failures';
 import { clientAddress } from './client-address';
 import { RateLimiter, rateLimitPlugin, type RateLimits } from './rate-limits';
 import { AppError } from '../platform/errors';
+import { mapDatabaseError } from '../platform/db-errors';
 import { getOperationAST, GraphQLError } from 'graphql';
 import { createPubSub } from '../platform/pubsub';
 import { OutboxRelay } from '../platform/outbox-relay';
@@ -127,6 +128,17 @@ export interface Gateway {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/**
+ * A key whose lookup failed for another reason than the key (the primary unreachable, a timeout): never "invalid API
+ * key", which a client would take for a verdict on its key. A database error the client may retry is answered with
+ * its retryable error and 503 + Retry-After; anything else goes on as an unexpected error (500, masked).
+ */
+function keyNotChecked(error: unknown): unknown {
+  const mapped = mapDatabaseError(error);
+  if (!mapped?.details?.retryable) return error;
+  return new GraphQLError(mapped.message, { originalError: mapped, extensions: { code: mapped.code, http: { status: 503, headers: new Map([['retry-after', '1']]) } } });
+}
 
 /** What graphql-ws keeps per socket: the key that opened it. */
 interface WsExtra {
@@ -236,8 +248,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       return await principals.get(authorization, () => lookUp(authorization, address));
     } catch (error) {
       if (isAuthRateLimited(error)) throw error;
-      const message = error instanceof AppError ? error.message : 'invalid API key';
-      throw new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new Map([['www-authenticate', 'Bearer']]) } } });
+      if (error instanceof AppError && error.code === 'UNAUTHENTICATED') {
+        throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new Map([['www-authenticate', 'Bearer']]) } } });
+      }
+      throw keyNotChecked(error);
     }
   };
   const requestIdOf = (header: string | string[] | undefined) =>
@@ -288,7 +302,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           return true;
         } catch (error) {
           if (isAuthRateLimited(error)) socket.close(4429, `Too many failed authentications: retry in ${error.extensions.retryAfterMs} ms`);
-          else socket.close(4403, 'Forbidden: the API key is not valid');
+          else if (error instanceof AppError && error.code === 'UNAUTHENTICATED') socket.close(4403, 'Forbidden: the API key is not valid');
+          else {
+            // The key could not be checked (the primary is away): 1011, which clients retry, not a verdict on the key.
+            log.warn({ err: { message: (error as Error).message } }, 'WebSocket refused: its API key could not be checked');
+            socket.close(1011, 'Service unavailable: the API key could not be checked; retry');
+          }
           return false;
         }
       },
