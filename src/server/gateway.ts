@@ -331,6 +331,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       context: (ctx) => context((ctx.extra as WsExtra).principal!, requestIdOf(ctx.extra.request.headers['x-request-id']), false, {}, 'primary'),
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined,
+      // A stream that failed (a subscriber that fell behind, missed events that could not be read) ends with the
+      // error it threw, formatted as every other (its code; anything unexpected masked). GraphQL's own errors
+      // (validation, limits) wrap nothing and go as they are.
+      onError: (_ctx, _id, _payload, errors) =>
+        errors.map((e) => (e.originalError ? formatError(e.toJSON(), e) : e.toJSON())),
     }),
     wsServer,
     options.wsKeepAliveMs ?? 12_000,
