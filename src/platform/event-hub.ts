@@ -87,8 +87,8 @@ export class EventHub {
     }
   }
 
-  /** Events after `after` matching the filter, in order, from the primary (a replica may not have them yet). */
-  async replay(filter: StreamFilter, after: bigint): Promise<PublishedEvent[]> {
+  /** Up to `limit` events after `after` matching the filter, in order, from the primary (a replica may not have them yet). */
+  async replay(filter: StreamFilter, after: bigint, limit = REPLAY_BATCH): Promise<PublishedEvent[]> {
     const where = ['o.sequence > ?', 'o.topic = any(?::text[])'];
     const params: unknown[] = [after.toString(), `{${filter.topics.join(',')}}`];
     if (filter.accountId) (where.push('o.account_id = ?'), params.push(filter.accountId));
@@ -98,7 +98,7 @@ export class EventHub {
       `select event_id as "eventId", sequence::text as sequence, topic, account_id as "accountId", symbol, payload
        from execution.outbox o where ${where.join(' and ')}
        -- o.sequence, not the text alias of the select list: text order would put 10 before 9
-       order by o.sequence limit ${REPLAY_BATCH}`,
+       order by o.sequence limit ${Math.max(1, Math.floor(limit))}`,
       params,
       'primary',
     );
@@ -132,6 +132,8 @@ export class EventStream implements AsyncIterableIterator<PublishedEvent> {
   private catchUpAgain = false;
   private waiter?: (result: IteratorResult<PublishedEvent>) => void;
   private failer?: (error: unknown) => void;
+  /** the catch-up, waiting for the consumer to make room for its next page */
+  private roomWaiter?: { room: number; resolve: () => void };
   private done = false;
   private error?: AppError;
 
@@ -172,10 +174,15 @@ export class EventStream implements AsyncIterableIterator<PublishedEvent> {
     try {
       do {
         this.catchUpAgain = false;
+        // A page at a time, each once the consumer has room for it: a backlog larger than the queue's limit is
+        // handed out at the consumer's pace rather than overflowing the queue (which would end the stream).
+        const page = Math.min(REPLAY_BATCH, this.limit);
         for (;;) {
-          const rows = await this.hub.replay(this.filter, this.last!);
+          await this.roomFor(page);
+          if (this.done) break;
+          const rows = await this.hub.replay(this.filter, this.last!, page);
           for (const row of rows) this.deliver(row);
-          if (rows.length < REPLAY_BATCH || this.done) break;
+          if (rows.length < page || this.done) break;
         }
       } while (this.catchUpAgain && !this.done);
     } catch (error) {
@@ -226,6 +233,7 @@ export class EventStream implements AsyncIterableIterator<PublishedEvent> {
     if (this.done) return;
     this.done = true;
     this.hub.remove(this);
+    this.wakeCatchUp();
     if (this.waiter && !this.error) {
       const resolve = this.waiter;
       this.waiter = this.failer = undefined;
@@ -233,9 +241,28 @@ export class EventStream implements AsyncIterableIterator<PublishedEvent> {
     }
   }
 
+  /** Resolves once the queue can take `n` more events without going over the limit, or the stream ended. */
+  private roomFor(n: number): Promise<void> {
+    if (this.done || this.queue.length + n <= this.limit) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.roomWaiter = { room: n, resolve };
+    });
+  }
+
+  private wakeCatchUp(): void {
+    const waiter = this.roomWaiter;
+    if (waiter && (this.done || this.queue.length + waiter.room <= this.limit)) {
+      this.roomWaiter = undefined;
+      waiter.resolve();
+    }
+  }
+
   next(): Promise<IteratorResult<PublishedEvent>> {
     const event = this.queue.shift();
-    if (event) return Promise.resolve({ value: event, done: false });
+    if (event) {
+      this.wakeCatchUp();
+      return Promise.resolve({ value: event, done: false });
+    }
     if (this.error) {
       const error = this.error;
       this.error = undefined;

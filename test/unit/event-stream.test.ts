@@ -10,9 +10,9 @@ function fakeHub(outbox: PublishedEvent[] = []) {
   return {
     removed: 0,
     replayCalls: 0,
-    async replay(_filter: unknown, after: bigint) {
+    async replay(_filter: unknown, after: bigint, limit = 500) {
       this.replayCalls++;
-      return outbox.filter((e) => BigInt(e.sequence) > after);
+      return outbox.filter((e) => BigInt(e.sequence) > after).slice(0, limit);
     },
     remove() {
       this.removed++;
@@ -63,6 +63,33 @@ describe('EventStream', () => {
     await expect(stream.next()).rejects.toMatchObject({ code: 'RATE_LIMITED' });
     expect(await stream.next()).toEqual({ value: undefined, done: true });
     expect(hub.removed).toBe(1);
+  });
+
+  it('replays a backlog larger than its limit a page at a time, at the consumer\'s pace, without ending it', async () => {
+    const hub = fakeHub(Array.from({ length: 25 }, (_, i) => ev(i + 1)));
+    const stream = new EventStream({ topics: ['T'] }, hub as unknown as EventHub, 10);
+    stream.start(0n);
+    const catchUp = stream.catchUp();
+    // nothing taken yet: one page of 10 fills the queue, and the catch-up waits for room
+    await new Promise((r) => setImmediate(r));
+    expect(hub.replayCalls).toBe(1);
+    expect(await take(stream, 25)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    await catchUp;
+    // pages of 10: 10, 10, 5 (the short one ends the catch-up)
+    expect(hub.replayCalls).toBe(3);
+    stream.offer(ev(26));
+    expect(await take(stream, 1)).toEqual([26]);
+  });
+
+  it('stops a waiting catch-up when the consumer leaves', async () => {
+    const hub = fakeHub(Array.from({ length: 25 }, (_, i) => ev(i + 1)));
+    const stream = new EventStream({ topics: ['T'] }, hub as unknown as EventHub, 10);
+    stream.start(0n);
+    const catchUp = stream.catchUp();
+    await new Promise((r) => setImmediate(r));
+    await stream.return();
+    await catchUp;
+    expect(hub.replayCalls).toBe(1);
   });
 
   it('ends a pending next() when the consumer leaves', async () => {
