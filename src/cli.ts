@@ -15,6 +15,7 @@ import type { Database } from './platform/database';
 import { ensurePartitions } from './modules/ops/partitions';
 import { applyRetention } from './modules/ops/retention';
 import { analyze, vacuumAnalyze } from './modules/ops/vacuum';
+import { auditJob } from './modules/ops/job-audit';
 import * as apiKeys from './modules/accounts/api-keys.service';
 
 function positiveNumber(value: string): number {
@@ -177,8 +178,11 @@ function wholeNumber(value: string): number {
   return n;
 }
 
-/** One maintenance job on a migrated database (the embedded one is migrated first, as for seed). */
-function maintenanceJob<T>(job: string, work: (db: Database, config: Config, log: Logger) => Promise<T>, warning?: (report: T) => string | undefined) {
+/**
+ * One maintenance job on a migrated database (the embedded one is migrated first, as for seed), recorded in the audit
+ * log with its arguments and its report or error (job-audit.ts).
+ */
+function maintenanceJob<T>(job: string, args: Record<string, unknown>, work: (db: Database, config: Config, log: Logger) => Promise<T>, warning?: (report: T) => string | undefined) {
   return run(async (config, log) => {
     const runtime = await openDatabase(config, log);
     let report: T;
@@ -186,7 +190,15 @@ function maintenanceJob<T>(job: string, work: (db: Database, config: Config, log
       if (runtime.embedded) await applyMigrations(runtime.db, log);
       else await assertMigrated(runtime.db);
       const started = Date.now();
-      report = await work(runtime.db, config, log.child({ job }));
+      try {
+        report = await work(runtime.db, config, log.child({ job }));
+      } catch (error) {
+        // On record too; a failure to write that record (the database gone) must not hide the job's own error.
+        await auditJob(runtime.db, { job, args, outcome: { error: (error as Error).message }, ms: Date.now() - started })
+          .catch((e: unknown) => log.warn({ job, err: { message: (e as Error).message } }, 'could not audit the failed maintenance job'));
+        throw error;
+      }
+      await auditJob(runtime.db, { job, args, outcome: { report }, ms: Date.now() - started });
       const problem = warning?.(report);
       if (problem) log.warn({ job, ms: Date.now() - started, report }, problem);
       else log.info({ job, ms: Date.now() - started, report }, 'maintenance job done');
@@ -206,7 +218,7 @@ maintain
   .description('create the market-data partitions of this month and the next N (idempotent); warn about rows left in the default partition')
   .option('--ahead <n>', 'months after the current one', wholeNumber, 3)
   .action((options: { ahead: number }) =>
-    maintenanceJob('partitions', (db) => ensurePartitions(db, { ahead: options.ahead }), (report) =>
+    maintenanceJob('partitions', options, (db) => ensurePartitions(db, { ahead: options.ahead }), (report) =>
       report.defaultRows > 0 ? `${report.defaultRows} market-data row(s) in the default partition: months without a partition` : undefined,
     )(),
   );
@@ -219,7 +231,7 @@ maintain
   .option('--audit-days <n>', 'delete logging.audit_log rows older than N days (default: keep them)', positiveInt)
   .option('--batch-size <n>', 'rows per batch, one transaction each', positiveInt, 5000)
   .action((options: { days: number; outboxHours?: number; auditDays?: number; batchSize: number }) =>
-    maintenanceJob('retention', (db, config, log) =>
+    maintenanceJob('retention', options, (db, config, log) =>
       applyRetention(db, {
         days: options.days,
         outboxHours: options.outboxHours ?? config.OUTBOX_RETENTION_HOURS,
@@ -234,13 +246,13 @@ maintain
   .command('vacuum-analyze')
   .argument('[tables...]', 'schema.table names (default: every table of the project\'s schemas)')
   .description('VACUUM (ANALYZE) the tables, one at a time')
-  .action((tables: string[]) => maintenanceJob('vacuum-analyze', (db) => vacuumAnalyze(db, tables))());
+  .action((tables: string[]) => maintenanceJob('vacuum-analyze', { tables }, (db) => vacuumAnalyze(db, tables))());
 
 maintain
   .command('analyze')
   .argument('[tables...]', 'schema.table names (default: every table of the project\'s schemas)')
   .description('ANALYZE the tables, one at a time')
-  .action((tables: string[]) => maintenanceJob('analyze', (db) => analyze(db, tables))());
+  .action((tables: string[]) => maintenanceJob('analyze', { tables }, (db) => analyze(db, tables))());
 
 // --- apikey: create (the key is printed once, alone on stdout's last line), list (no secrets), revoke ---
 /** Runs `work` on a migrated database, then prints its stdout lines after the log's, so the last line is the result. */

@@ -8,7 +8,8 @@ import { requestContext } from './request-context';
 import { toPgArray } from './pg-array';
 import { eventsInsert, type NewEvent } from './outbox';
 
-export type AuditResult = 'ok' | 'denied';
+/** ok: done; denied: refused by access rules; failed: a maintenance job that ended with an error */
+export type AuditResult = 'ok' | 'denied' | 'failed';
 
 export interface AuditEntry {
   /** the GraphQL field or command, e.g. submitOrder, apikey revoke */

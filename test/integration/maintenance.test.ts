@@ -160,8 +160,8 @@ describe('maintain retention', () => {
     const published = `sequence <= (select published_sequence from execution.outbox_state)`;
     expect(await one(`select count(*)::int as n from execution.outbox where not coalesce(${published}, false)`)).toEqual({ n: 4 });
     expect(await one(`select count(*)::int as n from execution.outbox where ${published}`)).toEqual({ n: 5 });
-    // The audit log is only touched when asked for.
-    expect(await one(`select count(*)::int as n from logging.audit_log`)).toEqual({ n: 20 });
+    // The audit log is only touched when asked for: the old rows are all there (besides the jobs' own new rows).
+    expect(await one(`select count(*)::int as n from logging.audit_log where operation = 'op'`)).toEqual({ n: 20 });
 
     const again = await maintain(['retention', '--days', '30', '--outbox-hours', '24', '--batch-size', '1000']);
     expect(again.report.systemLogsArchived).toEqual({ rows: 0, batches: 0 });
@@ -182,16 +182,41 @@ describe('maintain retention', () => {
   it('deletes old audit rows only with auditDays', async () => {
     await pg.query(`insert into logging.audit_log ("timestamp", operation, result) select now(), 'op', 'OK' from generate_series(1, 5)`);
     const total = (await one(`select count(*)::int as n from logging.audit_log`)).n;
+    const old = (await one(`select count(*)::int as n from logging.audit_log where "timestamp" < now() - interval '90 days'`)).n;
+    expect(old).toBeGreaterThanOrEqual(20);
     const report = await applyRetention(runtime.db, { days: 30, auditDays: 90, batchSize: 7 });
     expect(report.outboxDeleted).toBeNull();
-    expect(report.auditDeleted).toEqual({ rows: total - 5, batches: Math.ceil((total - 5) / 7) });
-    expect(await one(`select count(*)::int as n from logging.audit_log`)).toEqual({ n: 5 });
+    expect(report.auditDeleted).toEqual({ rows: old, batches: Math.ceil(old / 7) });
+    expect(await one(`select count(*)::int as n from logging.audit_log`)).toEqual({ n: total - old });
+    expect(await one(`select count(*)::int as n from logging.audit_log where "timestamp" < now() - interval '90 days'`)).toEqual({ n: 0 });
   });
 
   it('refuses a bad option value', async () => {
     const bad = await failing(['retention', '--days', 'soon']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--days/);
+  });
+});
+
+describe('the audit log', () => {
+  const jobRows = (operation: string) => pg.query(
+    `select role, key_id, result, details from logging.audit_log where operation = $1 order by id`, [operation]).then((r) => r.rows);
+
+  it('records every job run, with who ran it, its arguments and its report', async () => {
+    const before = (await jobRows('maintain analyze')).length;
+    const { report } = await maintain(['analyze', 'execution.orders']);
+    const rows = await jobRows('maintain analyze');
+    expect(rows).toHaveLength(before + 1);
+    expect(rows.at(-1)).toEqual({ role: 'system', key_id: null, result: 'ok',
+      details: { by: expect.stringMatching(/^.+@.+$/), args: { tables: ['execution.orders'] }, ms: expect.any(Number), report } });
+  });
+
+  it('records a job that failed, with its error', async () => {
+    const before = (await jobRows('maintain vacuum-analyze')).length;
+    expect((await failing(['vacuum-analyze', 'execution.nope'])).code).toBe(1);
+    const rows = await jobRows('maintain vacuum-analyze');
+    expect(rows).toHaveLength(before + 1);
+    expect(rows.at(-1)).toMatchObject({ role: 'system', result: 'failed', details: { args: { tables: ['execution.nope'] }, error: expect.stringMatching(/not a table: "execution.nope"/) } });
   });
 });
 
