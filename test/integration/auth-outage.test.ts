@@ -4,27 +4,16 @@
  * second for the first would stop trading, or discard a key that is fine. A database of this file's own, whose
  * connections are refused for a while.
  */
-import { Client as PgClient } from 'pg';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createOwnDatabase, testEnv } from '../support/env';
+import { createOwnDatabase, cutOff } from '../support/env';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 
 let db: { url: string; drop(): Promise<void> };
 let gw: TestGateway;
 const clients: Client[] = [];
 
-async function admin(sql: string): Promise<void> {
-  const c = new PgClient({ connectionString: testEnv().adminUrl });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
-const dbName = () => new URL(db.url).pathname.slice(1);
+let reconnect: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   db = await createOwnDatabase('tq_auth_outage');
@@ -33,7 +22,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.dispose()));
-  await admin(`alter database ${dbName()} with allow_connections true`).catch(() => undefined);
+  await reconnect?.().catch(() => undefined);
   await gw?.stop();
   await db?.drop();
 });
@@ -41,8 +30,7 @@ afterAll(async () => {
 it('answers an unchecked key with a retryable INTERNAL_SERVER_ERROR (503), not UNAUTHENTICATED, while the primary is away', async () => {
   const key = `Bearer ${await gw.createKey('admin')}`;
   const query = '{ latestBar(symbol: "NONE") { close } }';
-  await admin(`alter database ${dbName()} with allow_connections false`);
-  await admin(`select pg_terminate_backend(pid) from pg_stat_activity where datname = '${dbName()}'`);
+  reconnect = await cutOff(db.url);
   try {
     const res = await fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: key }, body: JSON.stringify({ query }) });
     const body = (await res.json()) as any;
@@ -58,7 +46,7 @@ it('answers an unchecked key with a retryable INTERNAL_SERVER_ERROR (503), not U
     });
     expect(closed.code).toBe(1011);
   } finally {
-    await admin(`alter database ${dbName()} with allow_connections true`);
+    await reconnect();
   }
   // back: the same key works
   const again = await gw.post(query, undefined, { authorization: key });

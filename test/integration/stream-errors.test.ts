@@ -4,9 +4,8 @@
  * that cannot read the outbox ends the subscription with a coded, retryable error that says how to resume, never an
  * uncoded one.
  */
-import { Client as PgClient } from 'pg';
 import type { Client } from 'graphql-ws';
-import { createOwnDatabase, testEnv } from '../support/env';
+import { createOwnDatabase, cutOff } from '../support/env';
 import { startTestGateway, uniqueId, type TestGateway } from '../support/gateway';
 import { openClient, subscribe } from '../support/subscriber';
 
@@ -16,17 +15,7 @@ const clients: Client[] = [];
 const SUBMIT = `mutation($input: SubmitOrderInput!) { submitOrder(input: $input) { orderId } }`;
 const ORDER_EVENTS = `subscription($a: ID!) { orderUpdated(accountId: $a, afterSequence: "0") { sequence type } }`;
 
-async function admin(sql: string): Promise<void> {
-  const c = new PgClient({ connectionString: testEnv().adminUrl });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
-const dbName = () => new URL(db.url).pathname.slice(1);
+let reconnect: (() => Promise<void>) | undefined;
 
 /** An account with `n` submitted orders: n events in the outbox. */
 async function accountWithOrders(n: number): Promise<string> {
@@ -46,7 +35,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.dispose()));
-  await admin(`alter database ${dbName()} with allow_connections true`).catch(() => undefined);
+  await reconnect?.().catch(() => undefined);
   await gw?.stop();
   await db?.drop();
 });
@@ -71,8 +60,7 @@ it('ends a subscription whose catch-up cannot read the outbox with a retryable I
   const first = subscribe(client, `subscription { marketDataUpdated(symbols: ["SEVT"]) { symbol } }`);
   const deadline = Date.now() + 5000;
   while (gw.gateway.hub.size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  await admin(`alter database ${dbName()} with allow_connections false`);
-  await admin(`select pg_terminate_backend(pid) from pg_stat_activity where datname = '${dbName()}'`);
+  reconnect = await cutOff(db.url);
   try {
     const sub = subscribe(client, ORDER_EVENTS, { a: accountId });
     const until = Date.now() + 10_000;
@@ -82,7 +70,7 @@ it('ends a subscription whose catch-up cannot read the outbox with a retryable I
     expect(errors[0].extensions).toEqual({ code: 'INTERNAL_SERVER_ERROR', retryable: true });
     expect(errors[0].message).toBe('could not read missed events; resubscribe with afterSequence = the last sequence you processed');
   } finally {
-    await admin(`alter database ${dbName()} with allow_connections true`);
+    await reconnect();
   }
   await first.close();
 });

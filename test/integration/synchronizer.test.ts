@@ -7,7 +7,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import type { Database } from '../../src/platform/database';
 import { decimalText } from '../../src/platform/decimal';
 import { createLogger } from '../../src/platform/logger';
@@ -18,7 +17,7 @@ import { applyFill, FLAT, type PositionState } from '../../src/modules/positions
 import { AnalyticsSynchronizer, type TradeEvent } from '../../src/modules/analytics/synchronizer';
 import { AnalyticsFold, tradesPage, type MetricRow, type SummaryRow, type TradeRecord } from '../../src/modules/analytics/rebuild';
 import { startTestGateway, uniqueId, type TestGateway } from '../support/gateway';
-import { testEnv, withDatabase } from '../support/env';
+import { adminSql as admin, testEnv, withDatabase } from '../support/env';
 import { mulberry32 } from '../../src/modules/ops/demo-bars';
 
 const SUBMIT = `mutation($input: SubmitOrderInput!) { submitOrder(input: $input) { orderId } }`;
@@ -262,16 +261,6 @@ describe('tradeql sync and sync --rebuild (a database of its own)', () => {
     await sync.stop();
     expect(sync.applied).toBe(1);
   });
-
-  async function admin(sql: string): Promise<void> {
-    const client = new Client({ connectionString: testEnv().adminUrl });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  }
 });
 
 const running = new Set<ReturnType<typeof spawn>>();

@@ -38,16 +38,7 @@ export function testDatabase(): { databaseUrl: string; replicaUrl: string } {
  */
 export async function createOwnDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `${prefix}_${process.pid}_${Date.now().toString(36)}`;
-  const admin = async (sql: string) => {
-    const c = new Client({ connectionString: testEnv().adminUrl });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`create database ${name}`);
+  await adminSql(`create database ${name}`);
   const url = withDatabase(testEnv().adminUrl, name);
   const orm = await initOrm({ databaseUrl: url, replicaUrls: [], entities, poolSize: 2, poolOverflow: 0, acquireTimeoutMs: 10_000,
     recycleMs: 3_600_000, statementTimeoutMs: 60_000, replicaConnectTimeoutMs: 1000 });
@@ -56,7 +47,29 @@ export async function createOwnDatabase(prefix: string): Promise<{ url: string; 
   } finally {
     await orm.close(true);
   }
-  return { url, drop: () => admin(`drop database if exists ${name} with (force)`) };
+  return { url, drop: () => adminSql(`drop database if exists ${name} with (force)`) };
+}
+
+/** One statement as the admin, on the server's `postgres` database. */
+export async function adminSql(sql: string): Promise<void> {
+  const c = new Client({ connectionString: testEnv().adminUrl });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * The primary "away" for one database of a test file's own: it refuses new connections and its open ones are ended.
+ * Returns how to let connections in again (safe to call twice).
+ */
+export async function cutOff(url: string): Promise<() => Promise<void>> {
+  const name = new URL(url).pathname.slice(1);
+  await adminSql(`alter database ${name} with allow_connections false`);
+  await adminSql(`select pg_terminate_backend(pid) from pg_stat_activity where datname = '${name}'`);
+  return () => adminSql(`alter database ${name} with allow_connections true`);
 }
 
 /** Waits until a replica has the database and its schema (they arrive a moment after commit, or later if it lags). */
