@@ -231,8 +231,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const principals = new PrincipalCache(options.apiKeyCacheMs ?? 1000);
   // Open sockets lose a revoked key as HTTP requests do: within the cache's time (at least a second).
   const keyWatch = new WsKeyWatch((keyIds) => validKeyIds(db, keyIds), Math.max(1000, options.apiKeyCacheMs ?? 1000), log.child({ component: 'ws-keys' }));
-  /** A key's lookup on the primary, unless the address has failed too often; a key not found counts as a failure. */
-  const lookUp = async (authorization: string, address: string): Promise<Principal> => {
+  /**
+   * A key's lookup on the primary, unless the client's address has failed too often; a key not found counts as a
+   * failure. The address is worked out here only: a remembered key needs none.
+   */
+  const lookUp = async (authorization: string, addressOf: () => string): Promise<Principal> => {
+    const address = addressOf();
     await authFailures.assertAllowed(address);
     try {
       return await authenticate(db, authorization, { log });
@@ -242,10 +246,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     }
   };
   /** Every request needs a valid key: UNAUTHENTICATED (401) without one, RATE_LIMITED (429) after too many bad ones. */
-  const principalOf = async (authorization: string | undefined, address: string): Promise<Principal> => {
+  const principalOf = async (authorization: string | undefined, addressOf: () => string): Promise<Principal> => {
     try {
       if (!authorization) throw new AppError('UNAUTHENTICATED', 'an API key is required (Authorization: Bearer tq_…)');
-      return await principals.get(authorization, () => lookUp(authorization, address));
+      return await principals.get(authorization, () => lookUp(authorization, addressOf));
     } catch (error) {
       if (isAuthRateLimited(error)) throw error;
       if (error instanceof AppError && error.code === 'UNAUTHENTICATED') {
@@ -296,7 +300,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           return false;
         }
         try {
-          const principal = await principals.get(authorization, () => lookUp(authorization, clientAddress(ctx.extra.request, trustedProxies)));
+          const principal = await principals.get(authorization, () => lookUp(authorization, () => clientAddress(ctx.extra.request, trustedProxies)));
           (ctx.extra as WsExtra).principal = principal;
           keyWatch.add(socket, principal.keyId);
           return true;
@@ -408,7 +412,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       const requestId = requestContext.getStore()?.requestId ?? requestIdOf(req.headers['x-request-id']);
       res.setHeader('x-request-id', requestId);
       const authorization = req.headers.authorization;
-      const principal = await principalOf(authorization, clientAddress(req, trustedProxies));
+      const principal = await principalOf(authorization, () => clientAddress(req, trustedProxies));
       const waitMs = options.consistencyWaitMs ?? 100;
       // The token sent with the request, else the one this instance remembers for the key's last write.
       const remembered = principal ? consistencyMemory.recall(principal.keyId) : undefined;
