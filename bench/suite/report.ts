@@ -153,8 +153,14 @@ export function targetsTable(lines: TargetLine[]): string {
   return ['| target | where | gateway | met |', '|---|---|--:|---|', ...lines.map((t) => `| ${t.target} | ${t.scenario} | ${t.value} | ${t.met ? 'yes' : '**no**'} |`)].join('\n');
 }
 
-/** Writes `file`, by default bench/results/<start, ISO 8601 basic format>.json (atomically); returns its path. */
-export function saveResult(startedAt: Date, result: unknown, file = path.join(RESULTS_DIR, `${startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`)): string {
+/** bench/results/<start, ISO 8601 basic format>.json */
+function defaultResultFile(startedAt: Date): string {
+  const stamp = startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return path.join(RESULTS_DIR, `${stamp}.json`);
+}
+
+/** Writes the results to `file`, by default defaultResultFile (atomically); returns its path. */
+export function saveResult(startedAt: Date, result: unknown, file = defaultResultFile(startedAt)): string {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`);
   fs.renameSync(`${file}.tmp`, file);
